@@ -1,0 +1,59 @@
+package monban
+
+import "time"
+
+// Audit actions written by the foundation. Later capabilities add their own.
+const (
+	AuditRegistered     = "account.registered"
+	AuditSignedIn       = "session.signed_in"
+	AuditSignInFailed   = "session.sign_in_failed"
+	AuditSignedOut      = "session.signed_out"
+	AuditSessionRevoked = "session.revoked"
+	AuditPasswordRehash = "password.rehashed"
+	AuditAPIKeyCreated  = "apikey.created"
+	AuditAPIKeyRevoked  = "apikey.revoked"
+	AuditAgentCreated   = "agent.created"
+)
+
+// AuditEvent is one entry of the append-only audit log. AccountID or AgentID
+// (or both) say whose log it belongs to.
+type AuditEvent struct {
+	ID        int64
+	At        time.Time
+	AccountID string
+	AgentID   string
+	Action    string
+	IP        string
+	UserAgent string
+	Detail    map[string]string
+}
+
+// APIKey authenticates a host app. Only a hash of the secret is stored.
+type APIKey struct {
+	ID        string
+	Name      string
+	Hash      []byte // SHA-256 of the secret
+	CreatedAt time.Time
+	RevokedAt time.Time
+}
+
+// AgentRole is a support agent's role.
+type AgentRole string
+
+// Agent roles, in increasing power.
+const (
+	RoleAgent AgentRole = "agent"
+	RoleLead  AgentRole = "lead"
+	RoleAdmin AgentRole = "admin"
+)
+
+// Agent is a support-desk account. Agents sign in to the console only and
+// never see or set account passwords.
+type Agent struct {
+	ID           string
+	Username     string
+	PasswordHash string
+	Role         AgentRole
+	CreatedAt    time.Time
+	DisabledAt   time.Time
+}
