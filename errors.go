@@ -12,16 +12,17 @@ type ErrorCode string
 
 // Error codes.
 const (
-	EInvalid          ErrorCode = "invalid"           // bad input; nothing changed
-	EUnauthorized     ErrorCode = "unauthorized"      // missing or bad credentials
-	EForbidden        ErrorCode = "forbidden"         // authenticated but not allowed
-	ENotFound         ErrorCode = "not_found"         // no such resource (or not yours)
-	EConflict         ErrorCode = "conflict"          // e.g. username taken
-	ERateLimited      ErrorCode = "rate_limited"      // try again at RetryAt
-	ETooLarge         ErrorCode = "too_large"         // body over the limit
-	EUnsupportedMedia ErrorCode = "unsupported_media" // wrong content type
-	EUnavailable      ErrorCode = "unavailable"       // dependency down; retry
-	EInternal         ErrorCode = "internal"          // a bug; logged, never shown
+	EInvalid          ErrorCode = "invalid"            // bad input; nothing changed
+	EUnauthorized     ErrorCode = "unauthorized"       // missing or bad credentials
+	EForbidden        ErrorCode = "forbidden"          // authenticated but not allowed
+	ENotFound         ErrorCode = "not_found"          // no such resource (or not yours)
+	EConflict         ErrorCode = "conflict"           // e.g. username taken
+	ERateLimited      ErrorCode = "rate_limited"       // try again at RetryAt
+	ETooLarge         ErrorCode = "too_large"          // body over the limit
+	EUnsupportedMedia ErrorCode = "unsupported_media"  // wrong content type
+	EMethod           ErrorCode = "method_not_allowed" // known path, wrong method
+	EUnavailable      ErrorCode = "unavailable"        // dependency down; retry
+	EInternal         ErrorCode = "internal"           // a bug; logged, never shown
 )
 
 // Error is a domain error. Code and Key are safe to show to clients (Key is a

@@ -1,0 +1,139 @@
+package account
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/monban-dev/monban"
+)
+
+// Current is an authenticated request's account and session.
+type Current struct {
+	Account *monban.Account
+	Session *monban.Session
+}
+
+func errSessionInvalid() error {
+	return monban.Errorf(monban.EUnauthorized, "session.invalid")
+}
+
+// Authenticate checks a session token. Expired, idle, revoked and unknown
+// tokens all answer session.invalid.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Current, error) {
+	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 128 {
+		return nil, errSessionInvalid()
+	}
+	sess, err := s.store.SessionByTokenHash(ctx, HashToken(token))
+	if monban.IsNotFound(err) {
+		return nil, errSessionInvalid()
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	if !sess.Active(now, s.cfg.IdleTimeout) {
+		return nil, errSessionInvalid()
+	}
+	a, err := s.store.AccountByID(ctx, sess.AccountID)
+	if monban.IsNotFound(err) {
+		return nil, errSessionInvalid()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != monban.AccountActive {
+		return nil, errSessionInvalid()
+	}
+	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchEvery {
+		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
+			return nil, err
+		}
+		sess.LastSeenAt = now
+	}
+	return &Current{Account: a, Session: sess}, nil
+}
+
+// IdleExpiry is when the session ends if unused.
+func (s *Service) IdleExpiry(sess *monban.Session) time.Time {
+	t := sess.LastSeenAt.Add(s.cfg.IdleTimeout)
+	if sess.ExpiresAt.Before(t) {
+		return sess.ExpiresAt
+	}
+	return t
+}
+
+// WhoAmI is what a host app learns about a session token.
+type WhoAmI struct {
+	AccountID   string
+	Identifiers []monban.Identifier
+	AuthLevel   int
+	Methods     []string
+	SessionID   string
+	DeviceID    string
+	ExpiresAt   time.Time // the earlier of the idle and absolute expiry
+}
+
+// WhoAmI checks a session token for a host app.
+func (s *Service) WhoAmI(ctx context.Context, token string) (*WhoAmI, error) {
+	cur, err := s.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := s.store.IdentifiersByAccount(ctx, cur.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &WhoAmI{
+		AccountID: cur.Account.ID, Identifiers: ids, AuthLevel: cur.Session.AuthLevel,
+		Methods: cur.Session.Methods, SessionID: cur.Session.ID, DeviceID: cur.Session.DeviceID,
+		ExpiresAt: s.IdleExpiry(cur.Session),
+	}, nil
+}
+
+// Overview is what the account page shows.
+type Overview struct {
+	Identifiers []monban.Identifier
+	Sessions    []monban.Session
+	Devices     []monban.Device
+}
+
+// Overview lists the account's identifiers, active sessions and devices.
+func (s *Service) Overview(ctx context.Context, cur *Current) (*Overview, error) {
+	ids, err := s.store.IdentifiersByAccount(ctx, cur.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	all, err := s.store.SessionsByAccount(ctx, cur.Account.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	var active []monban.Session
+	for _, x := range all {
+		if x.Active(now, s.cfg.IdleTimeout) {
+			active = append(active, x)
+		}
+	}
+	devs, err := s.store.DevicesByAccount(ctx, cur.Account.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Overview{Identifiers: ids, Sessions: active, Devices: devs}, nil
+}
+
+// RevokeSession ends one of the account's sessions (possibly the current one).
+func (s *Service) RevokeSession(ctx context.Context, cur *Current, sessionID string, m Meta) error {
+	now := s.clock.Now()
+	ev := m.audit(monban.AuditSessionRevoked, cur.Account.ID, now)
+	ev.Detail = map[string]string{"session_id": sessionID, "by_session_id": cur.Session.ID}
+	return s.store.RevokeSession(ctx, cur.Account.ID, sessionID, now, ev)
+}
+
+// SignOut ends the current session.
+func (s *Service) SignOut(ctx context.Context, cur *Current, m Meta) error {
+	now := s.clock.Now()
+	ev := m.audit(monban.AuditSignedOut, cur.Account.ID, now)
+	ev.Detail = map[string]string{"session_id": cur.Session.ID}
+	return s.store.RevokeSession(ctx, cur.Account.ID, cur.Session.ID, now, ev)
+}

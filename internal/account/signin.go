@@ -1,0 +1,155 @@
+package account
+
+import (
+	"context"
+	"errors"
+
+	"github.com/monban-dev/monban"
+)
+
+// SignInInput is a password sign-in attempt.
+type SignInInput struct {
+	Identifier string // username (with or without "@"), email or phone
+	Password   string
+	// AccountID picks one account when a phone number belongs to several and
+	// the password matched more than one of them.
+	AccountID string
+	Meta      Meta
+}
+
+// Choice is one account a person may pick after proving the password for a
+// phone number shared by several accounts.
+type Choice struct {
+	AccountID string
+	Username  string
+	Email     string
+}
+
+// SignInResult is either a session or, for a shared phone number, the
+// accounts the password proved control of.
+type SignInResult struct {
+	SignedIn *SignedIn
+	Choices  []Choice
+}
+
+// errSignInFailed is the one answer for unknown identifiers, wrong passwords
+// and disabled accounts, so that none of them can be told apart.
+func errSignInFailed() error {
+	return monban.Errorf(monban.EUnauthorized, "signin.failed")
+}
+
+// SignIn checks a password against the accounts the identifier names.
+func (s *Service) SignIn(ctx context.Context, in SignInInput) (*SignInResult, error) {
+	res, err := s.signIn(ctx, in)
+	switch {
+	case err == nil && res.SignedIn != nil:
+		s.onOutcome(OutcomeSuccess)
+	case err == nil:
+		s.onOutcome(OutcomeChoose)
+	case monban.ErrorCodeOf(err) == monban.EUnauthorized:
+		s.onOutcome(OutcomeFailure)
+	}
+	return res, err
+}
+
+func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, error) {
+	if len(in.Password) > MaxPasswordBytes {
+		return nil, monban.Errorf(monban.EInvalid, "password.too_long").WithField("password").WithParams(map[string]any{"max": 256})
+	}
+	kind, value, err := s.ids.Classify(in.Identifier)
+	if err != nil {
+		// A malformed identifier can name no account: answer as for an
+		// unknown one, at the same cost.
+		s.hasher.VerifyDummy(ctx, in.Password)
+		return nil, errSignInFailed()
+	}
+	accounts, err := s.store.AccountsByIdentifier(ctx, kind, value)
+	if err != nil {
+		return nil, err
+	}
+	if len(accounts) == 0 {
+		s.hasher.VerifyDummy(ctx, in.Password)
+		return nil, errSignInFailed()
+	}
+	var matched []*monban.Account
+	for i := range accounts {
+		a := &accounts[i]
+		ok, rehash, err := s.hasher.Verify(ctx, a.PasswordHash, in.Password)
+		if err != nil {
+			return nil, err
+		}
+		if !ok || a.Status != monban.AccountActive {
+			continue
+		}
+		if rehash {
+			s.rehash(ctx, a, in)
+		}
+		matched = append(matched, a)
+	}
+	now := s.clock.Now()
+	if len(matched) == 0 {
+		for _, a := range accounts {
+			if err := s.store.AppendAudit(ctx, in.Meta.audit(monban.AuditSignInFailed, a.ID, now)); err != nil {
+				return nil, err
+			}
+		}
+		return nil, errSignInFailed()
+	}
+	chosen := matched[0]
+	if len(matched) > 1 {
+		chosen = nil
+		for _, a := range matched {
+			if a.ID == in.AccountID {
+				chosen = a
+			}
+		}
+		if chosen == nil {
+			return s.choices(ctx, matched)
+		}
+	}
+	si, err := s.startSession(ctx, chosen, monban.AuthPassword, []string{"pwd"}, in.Meta, monban.AuditSignedIn)
+	if err != nil {
+		return nil, err
+	}
+	return &SignInResult{SignedIn: si}, nil
+}
+
+// rehash upgrades a hash made with old parameters. A failure here must not
+// fail the sign-in: the old hash still works.
+func (s *Service) rehash(ctx context.Context, a *monban.Account, in SignInInput) {
+	h, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return
+	}
+	ev := in.Meta.audit(monban.AuditPasswordRehash, a.ID, s.clock.Now())
+	if err := s.store.UpdatePasswordHash(ctx, a.ID, h, ev); err == nil {
+		a.PasswordHash = h
+	}
+}
+
+func (s *Service) choices(ctx context.Context, accounts []*monban.Account) (*SignInResult, error) {
+	res := &SignInResult{}
+	for _, a := range accounts {
+		ids, err := s.store.IdentifiersByAccount(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		c := Choice{AccountID: a.ID}
+		for _, id := range ids {
+			switch id.Kind {
+			case monban.KindUsername:
+				c.Username = id.Value
+			case monban.KindEmail:
+				c.Email = id.Value
+			}
+		}
+		res.Choices = append(res.Choices, c)
+	}
+	return res, nil
+}
+
+// IsSignInFailure reports whether err is the uniform sign-in failure.
+func IsSignInFailure(err error) bool {
+	var e *monban.Error
+	return errors.As(err, &e) && e.Key == "signin.failed"
+}

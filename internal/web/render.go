@@ -1,0 +1,163 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"path"
+	"time"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// pages holds one parsed template set per page, each with the layout.
+type pages struct {
+	set map[string]*template.Template
+}
+
+var pageFuncs = template.FuncMap{
+	"fmtTime": func(lang string, t time.Time) string {
+		if t.IsZero() {
+			return "—"
+		}
+		// Pages show Japan time: the service's users are in Japan first.
+		jst := t.In(tokyo)
+		if lang == "ja" {
+			return jst.Format("2006年1月2日 15:04")
+		}
+		return jst.Format("2 Jan 2006 15:04 MST")
+	},
+}
+
+var tokyo = func() *time.Location {
+	l, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		return time.FixedZone("JST", 9*3600)
+	}
+	return l
+}()
+
+func loadPages() (*pages, error) {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	p := &pages{set: map[string]*template.Template{}}
+	for _, n := range names {
+		base := path.Base(n)
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", n, err)
+		}
+		p.set[base[:len(base)-len(".html")]] = t
+	}
+	return p, nil
+}
+
+// View is the data every page gets.
+type View struct {
+	s         *Server
+	Lang      string
+	OtherLang string
+	LangURL   string // the same page in the other language
+	TitleKey  string
+	CSRF      string
+	Dev       bool
+	SignedIn  bool
+	Error     string
+	ErrField  string
+	Status    int
+	Form      url.Values
+	Data      any
+}
+
+// T translates a key for the page's language.
+func (v *View) T(key string, params ...any) string {
+	var m map[string]any
+	switch len(params) {
+	case 0:
+	case 1:
+		m, _ = params[0].(map[string]any)
+	default:
+		m = map[string]any{}
+		for i := 0; i+1 < len(params); i += 2 {
+			m[fmt.Sprint(params[i])] = params[i+1]
+		}
+	}
+	return v.s.cat.T(v.Lang, key, m)
+}
+
+// Title is the page title.
+func (v *View) Title() string { return v.T(v.TitleKey) + " — " + v.s.cfg.ServiceName }
+
+// view prepares the common page data and makes sure the browser has a
+// device cookie (forms are bound to it).
+func (s *Server) view(w http.ResponseWriter, r *http.Request, titleKey string) *View {
+	lang := s.cat.Lang(r)
+	if q := r.URL.Query().Get("lang"); q == lang {
+		http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: lang, Path: "/", MaxAge: 365 * 24 * 3600,
+			Secure: !s.cfg.Dev, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
+	other := "en"
+	if lang == "en" {
+		other = "ja"
+	}
+	q := url.Values{}
+	for k, v := range r.URL.Query() {
+		q[k] = v
+	}
+	q.Set("lang", other)
+	langURL := r.URL.Path + "?" + q.Encode()
+	if r.Method != http.MethodGet {
+		langURL = r.URL.Path + "?lang=" + other
+	}
+	dev := s.ensureDevice(w, r)
+	return &View{s: s, Lang: lang, OtherLang: other, LangURL: langURL, TitleKey: titleKey,
+		CSRF: s.csrfToken(dev), Dev: s.cfg.Dev, Form: url.Values{}}
+}
+
+// render executes a page into a buffer first, so a template error never
+// sends half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v *View) {
+	t, ok := s.pages.set[name]
+	if !ok {
+		s.writeProblem(w, r, fmt.Errorf("no page %q", name))
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, v); err != nil {
+		s.log.ErrorContext(r.Context(), "render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Language", v.Lang)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Accept-Language, Cookie")
+	if status == 0 {
+		status = http.StatusOK
+	}
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+func staticHandler() http.Handler {
+	sub, _ := fs.Sub(staticFS, "static")
+	fsrv := http.FileServerFS(sub)
+	return http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	}))
+}

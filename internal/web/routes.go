@@ -1,0 +1,167 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+)
+
+// kind says how a route answers errors and whether it is a form post.
+type kind int
+
+const (
+	kindPage kind = iota // HTML page: errors as pages
+	kindForm             // HTML form post: CSRF-checked, errors as pages
+	kindAPI              // JSON API: errors as problem+json
+	kindRaw              // a plain handler (metrics, static)
+)
+
+type route struct {
+	pattern string
+	kind    kind
+	handle  func(w http.ResponseWriter, r *http.Request) error
+	raw     http.Handler
+}
+
+// routeIntrospect is the host-app session check, the hottest route.
+const routeIntrospect = "POST /api/v1/introspect"
+
+// routes is every route monban serves. docs/openapi.yaml documents each
+// /api/ route; a test keeps the two in step.
+func (s *Server) routes() []route {
+	return []route{
+		// Pages.
+		{pattern: "GET /{$}", kind: kindPage, handle: s.pageHome},
+		{pattern: "GET /signup", kind: kindPage, handle: s.pageSignUp},
+		{pattern: "POST /signup", kind: kindForm, handle: s.pageSignUpSubmit},
+		{pattern: "GET /signin", kind: kindPage, handle: s.pageSignIn},
+		{pattern: "POST /signin", kind: kindForm, handle: s.pageSignInSubmit},
+		{pattern: "GET /account", kind: kindPage, handle: s.pageAccount},
+		{pattern: "POST /account/sessions/{id}/revoke", kind: kindForm, handle: s.pageRevokeSession},
+		{pattern: "POST /signout", kind: kindForm, handle: s.pageSignOut},
+
+		// JSON API for native apps.
+		{pattern: "POST /api/v1/accounts", kind: kindAPI, handle: s.apiRegister},
+		{pattern: "GET /api/v1/account", kind: kindAPI, handle: s.apiAccount},
+		{pattern: "POST /api/v1/sessions", kind: kindAPI, handle: s.apiSignIn},
+		{pattern: "GET /api/v1/sessions", kind: kindAPI, handle: s.apiSessions},
+		{pattern: "DELETE /api/v1/sessions/{id}", kind: kindAPI, handle: s.apiRevokeSession},
+		{pattern: "DELETE /api/v1/session", kind: kindAPI, handle: s.apiSignOut},
+		{pattern: "GET /api/v1/devices", kind: kindAPI, handle: s.apiDevices},
+
+		// Host apps (API key).
+		{pattern: routeIntrospect, kind: kindAPI, handle: s.apiIntrospect},
+
+		// Operations and documents.
+		{pattern: "GET /api/openapi.yaml", kind: kindAPI, handle: s.apiOpenAPI},
+		{pattern: "GET /healthz", kind: kindAPI, handle: s.healthz},
+		{pattern: "GET /readyz", kind: kindAPI, handle: s.readyz},
+		{pattern: "GET /metrics", kind: kindRaw, raw: s.metrics.handler()},
+		{pattern: "GET /static/", kind: kindRaw, raw: staticHandler()},
+	}
+}
+
+// APIRoutes lists the method and path of every /api/ route, for the
+// OpenAPI completeness test.
+func (s *Server) APIRoutes() []string {
+	var out []string
+	for _, rt := range s.routes() {
+		if isAPIPattern(rt.pattern) {
+			out = append(out, rt.pattern)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func isAPIPattern(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] == ' ' {
+			return len(p) > i+5 && p[i+1:i+6] == "/api/"
+		}
+	}
+	return false
+}
+
+func (s *Server) buildMux() http.Handler {
+	mux := http.NewServeMux()
+	s.mux = mux
+	cop := http.NewCrossOriginProtection()
+	for _, rt := range s.routes() {
+		var h http.Handler
+		switch rt.kind {
+		case kindRaw:
+			h = rt.raw
+		case kindAPI:
+			h = s.apiHandler(rt.handle)
+		case kindPage:
+			h = s.pageHandler(rt.handle)
+		case kindForm:
+			h = cop.Handler(s.formHandler(rt.handle))
+		}
+		mux.Handle(rt.pattern, s.observe(rt.pattern, h))
+	}
+	notFound := s.observe("unmatched", http.HandlerFunc(s.unmatched))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			notFound.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) apiHandler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeProblem(w, r, err)
+		}
+	})
+}
+
+func (s *Server) pageHandler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writePageError(w, r, err)
+		}
+	})
+}
+
+func (s *Server) formHandler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if err := r.ParseForm(); err != nil {
+			s.writePageError(w, r, errBody(err))
+			return
+		}
+		if err := s.checkCSRF(r); err != nil {
+			s.writePageError(w, r, err)
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writePageError(w, r, err)
+		}
+	})
+}
+
+// unmatched answers unknown paths (404) and known paths with the wrong
+// method (405 with Allow), in the caller's format.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodPut, http.MethodPatch} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := s.mux.Handler(probe); p != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	err := errNotFound()
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", joinComma(allowed))
+		err = errMethod()
+	}
+	if isAPI(r) || r.Method != http.MethodGet {
+		s.writeProblem(w, r, err)
+		return
+	}
+	s.writePageError(w, r, err)
+}

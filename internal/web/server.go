@@ -1,0 +1,189 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
+	"github.com/monban-dev/monban/internal/apikey"
+)
+
+// Config is what the web layer needs to know about its deployment.
+type Config struct {
+	Dev          bool   // dev banner; cookies without Secure for plain http on localhost
+	TLS          bool   // served over TLS: HSTS
+	Secret       []byte // signs device cookies and CSRF tokens
+	ServiceName  string // shown in page titles
+	MaxBodyBytes int64  // request body limit
+}
+
+// Pinger reports whether the database is reachable.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Server serves monban over HTTP.
+type Server struct {
+	cfg      Config
+	accounts *account.Service
+	keys     *apikey.Keys
+	db       Pinger
+	cat      *Catalog
+	pages    *pages
+	clock    monban.Clock
+	log      *slog.Logger
+	metrics  *Metrics
+	handler  http.Handler
+	mux      *http.ServeMux
+	openapi  []byte
+}
+
+// Deps are the capabilities the server exposes.
+type Deps struct {
+	Accounts *account.Service
+	Keys     *apikey.Keys
+	DB       Pinger
+	Clock    monban.Clock
+	Log      *slog.Logger
+	Metrics  *Metrics
+	OpenAPI  []byte
+}
+
+// New builds the server and its routes.
+func New(cfg Config, d Deps) (*Server, error) {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.ServiceName == "" {
+		cfg.ServiceName = "monban"
+	}
+	cat, err := LoadCatalog()
+	if err != nil {
+		return nil, err
+	}
+	p, err := loadPages()
+	if err != nil {
+		return nil, err
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
+	s := &Server{cfg: cfg, accounts: d.Accounts, keys: d.Keys, db: d.DB, cat: cat, pages: p,
+		clock: d.Clock, log: d.Log, metrics: d.Metrics, openapi: d.OpenAPI}
+	s.handler = s.buildMux()
+	return s, nil
+}
+
+// Handler returns the root HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics returns the server's metrics registry.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+type ctxKey int
+
+const requestIDKey ctxKey = iota
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusRecorder remembers the status for logs and metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// requestTimeout bounds every request so that a stuck dependency turns into
+// a fast 503 instead of a pile of waiting goroutines.
+const requestTimeout = 15 * time.Second
+
+// observe wraps every request: request id, timeout, security headers, panic
+// recovery, metrics and one log line.
+func (s *Server) observe(pattern string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if id == "" || len(id) > 64 {
+			id = newRequestID()
+		}
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey, id), requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		w.Header().Set("X-Request-Id", id)
+		s.securityHeaders(w)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.ErrorContext(ctx, "panic", "panic", p, "request_id", id)
+				if rec.status == 0 {
+					s.writeProblem(rec, r, monban.Internalf("panic: %v", p))
+				}
+			}
+			d := time.Since(start)
+			s.metrics.observe(pattern, rec.status, d)
+			if !s.quiet(pattern) {
+				s.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("request_id", id),
+					slog.String("method", r.Method), slog.String("route", pattern), slog.Int("status", rec.status),
+					slog.Duration("duration", d))
+			}
+		}()
+		h.ServeHTTP(rec, r)
+	})
+}
+
+// quiet routes are not logged per request: the session check and probes run
+// thousands of times a second and are counted in metrics instead.
+func (s *Server) quiet(pattern string) bool {
+	return pattern == routeIntrospect || pattern == "GET /healthz" || pattern == "GET /readyz" || pattern == "GET /metrics"
+}
+
+func (s *Server) securityHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("X-Frame-Options", "DENY")
+	if s.cfg.TLS {
+		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+}
+
+func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
+
+// clientIP is the peer address. Behind a proxy the operator terminates at
+// the proxy; forwarded headers are not trusted by default.
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
