@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/monban-dev/monban/internal/node"
+
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -43,7 +45,7 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		return err
 	}
 	clock := monban.SystemClock{}
-	db, err := openStore(ctx, cfg, clock)
+	db, err := node.OpenStore(ctx, cfg, clock)
 	if err != nil {
 		return err
 	}

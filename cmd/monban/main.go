@@ -3,6 +3,8 @@
 package main
 
 import (
+	"github.com/monban-dev/monban/internal/node"
+
 	"context"
 	"errors"
 	"flag"
@@ -74,7 +76,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, withServe bool) {
 }
 
 // load merges file, environment and flags.
-func (c *commonFlags) load(getenv func(string) string) (Config, error) {
+func (c *commonFlags) load(getenv func(string) string) (node.Config, error) {
 	cfg, err := loadConfig(c.config, getenv)
 	if err != nil {
 		return cfg, err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/monban-dev/monban/internal/node"
+
 	"context"
 	"errors"
 	"flag"
@@ -25,8 +27,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, cfg.LogLevel)
-	a, err := newApp(ctx, cfg, log, monban.SystemClock{})
+	log := node.NewLogger(stderr, cfg.LogLevel)
+	a, err := node.New(ctx, cfg, log, monban.SystemClock{})
 	if err != nil {
 		return err
 	}
@@ -43,16 +45,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		log.Warn("DEVELOPMENT MODE: dev outbox on, cookies without Secure — never use in production")
 	}
 	fmt.Fprintf(stdout, "monban serving on %s://%s\n", scheme, ln.Addr())
-	log.Info("serving", "addr", ln.Addr().String(), "database", a.db.Dialect(), "dev", cfg.Dev)
+	log.Info("serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(), "dev", cfg.Dev)
 	return serveUntil(ctx, &http.Server{
-		Handler: a.web.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		Handler: a.Web.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 	}, ln, cfg)
 }
 
 // serveUntil serves until ctx ends, then shuts down gracefully: in-flight
 // requests get up to 20 seconds to finish.
-func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, cfg Config) error {
+func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, cfg node.Config) error {
 	errc := make(chan error, 1)
 	go func() {
 		if cfg.TLSCert != "" {
@@ -88,7 +90,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer, getenv fun
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg, monban.SystemClock{})
+	db, err := node.OpenStore(ctx, cfg, monban.SystemClock{})
 	if err != nil {
 		return err
 	}
