@@ -1,0 +1,131 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/monban-dev/monban"
+)
+
+// DB is monban's store. On SQLite it holds a single-connection write pool and
+// a read-only pool; on PostgreSQL both are the same pool.
+type DB struct {
+	w, r  *sql.DB
+	d     *dialect
+	clock monban.Clock
+
+	mu    sync.Mutex
+	stmts sync.Map // query text → *sql.Stmt prepared on the read pool
+}
+
+// Open connects to dsn: a postgres:// or postgresql:// URL selects
+// PostgreSQL, anything else is a SQLite file path. It does not migrate.
+func Open(ctx context.Context, dsn string, clock monban.Clock) (*DB, error) {
+	if clock == nil {
+		clock = monban.SystemClock{}
+	}
+	db := &DB{clock: clock}
+	var err error
+	if isPostgresDSN(dsn) {
+		db.d = newDialect(dialectPostgres)
+		db.w, err = openPostgres(dsn)
+		db.r = db.w
+	} else {
+		db.d = newDialect(dialectSQLite)
+		db.w, db.r, err = openSQLite(dsn)
+	}
+	if err != nil {
+		return nil, wrap("open", err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the prepared statements and the pools.
+func (db *DB) Close() error {
+	db.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers, on both pools.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	if db.r != db.w {
+		if err := db.r.PingContext(ctx); err != nil {
+			return wrap("ping", err)
+		}
+	}
+	return nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.d.name }
+
+// q rebinds query for the dialect.
+func (db *DB) q(query string) string { return db.d.q(query) }
+
+// inTx runs fn in one write transaction, committing if fn returns nil.
+func (db *DB) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return wrap(op, err)
+	}
+	return wrap(op, tx.Commit())
+}
+
+// stmt returns query prepared on the read pool, preparing it on first use
+// (not in Open: the tables may not exist until Migrate has run).
+func (db *DB) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if s, ok := db.stmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.r.PrepareContext(ctx, db.q(query))
+	if err != nil {
+		return nil, err
+	}
+	db.stmts.Store(query, s)
+	return s, nil
+}
+
+// micros stores a time as unix microseconds; the zero time is 0.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros is the inverse of micros, in UTC.
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
