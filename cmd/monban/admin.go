@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/monban-dev/monban/internal/node"
-
 	"bufio"
 	"context"
 	"crypto/rand"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/apikey"
+	"github.com/monban-dev/monban/internal/node"
 	"github.com/monban-dev/monban/internal/password"
 )
 

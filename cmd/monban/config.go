@@ -1,8 +1,6 @@
 package main
 
 import (
-	"github.com/monban-dev/monban/internal/node"
-
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/monban-dev/monban/internal/node"
 )
 
 // loadConfig reads the file (if any) and the environment over the defaults.

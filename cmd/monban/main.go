@@ -3,8 +3,6 @@
 package main
 
 import (
-	"github.com/monban-dev/monban/internal/node"
-
 	"context"
 	"errors"
 	"flag"
@@ -13,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/monban-dev/monban/internal/node"
 )
 
 const usage = `monban — account security for consumer apps
