@@ -150,6 +150,9 @@ func (d *hash) String() string {
 
 // parseHash reads $argon2id$v=19$m=M,t=T,p=P$salt$key, in that exact form.
 func parseHash(s string) (*hash, error) {
+	if strings.ContainsAny(s, "\r\n") { // base64 decoding would skip them
+		return nil, ErrMalformedHash
+	}
 	parts := strings.Split(s, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != "v=19" {
 		return nil, ErrMalformedHash

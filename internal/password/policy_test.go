@@ -104,3 +104,19 @@ func BenchmarkCheck(b *testing.B) {
 		_ = p.Check("Password123456!-correct horse", false, "taro", "taro@example.com")
 	}
 }
+
+func FuzzCheck(f *testing.F) {
+	p := NewPolicy("kaimono")
+	for _, s := range []string{"Password123456!", "qwertyuiopasdfgh", "あいうえおかきくけこさしすせそ", "mU7#kq2Lz!xv9Rw"} {
+		f.Add(s, "taro@example.com")
+	}
+	f.Fuzz(func(t *testing.T, pw, ctx string) {
+		err := p.Check(pw, false, ctx)
+		if err == nil {
+			return
+		}
+		if e, ok := monban.AsError(err); !ok || e.Code != monban.EInvalid || e.Field != "password" {
+			t.Fatalf("Check(%q) = %v", pw, err)
+		}
+	})
+}
