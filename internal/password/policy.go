@@ -156,9 +156,10 @@ func listed(s string) bool {
 const minCore = 4
 
 // isCommon reports whether lower (already lower-case) is on the list or is
-// a trivial variant of a listed password: digits or punctuation added before
-// or after ("Password123456!"), look-alike substitutions ("p@ssw0rd"), or a
-// listed password repeated ("iloveyouiloveyou").
+// a trivial variant of a listed password: digits or punctuation added before,
+// after or inside ("Password123456!", "Summer2024!Summer"), look-alike
+// substitutions ("p@ssw0rd"), or a listed password repeated
+// ("iloveyouiloveyou").
 func isCommon(lower string) bool {
 	seen := map[string]bool{}
 	for _, v := range variants(lower) {
@@ -177,7 +178,8 @@ func isCommon(lower string) bool {
 }
 
 // variants returns lower, its core with leading and trailing digits and
-// punctuation removed (if long enough), and the look-alike decodings of both.
+// punctuation removed, its letters alone after undoing look-alikes, and the
+// look-alike decodings of all of them (each only if long enough).
 func variants(lower string) []string {
 	out := []string{lower}
 	noSpace := strings.Join(strings.Fields(lower), "")
@@ -188,6 +190,18 @@ func variants(lower string) []string {
 		core := strings.TrimFunc(s, func(r rune) bool { return unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r) })
 		if core != s && utf8.RuneCountInString(core) >= minCore {
 			out = append(out, core)
+		}
+	}
+	// Separators and digits inside: "passw0rd!passw0rd", "Summer2024!Summer".
+	for _, s := range []string{lower, inWordLeet.Replace(lower)} {
+		letters := strings.Map(func(r rune) rune {
+			if unicode.IsLetter(r) {
+				return r
+			}
+			return -1
+		}, s)
+		if letters != lower && utf8.RuneCountInString(letters) >= minCore {
+			out = append(out, letters)
 		}
 	}
 	for _, s := range out {
@@ -206,6 +220,10 @@ var leet = []*strings.Replacer{
 	strings.NewReplacer("@", "a", "4", "a", "3", "e", "0", "o", "1", "i", "!", "i", "$", "s", "5", "s", "7", "t", "+", "t"),
 	strings.NewReplacer("@", "a", "4", "a", "3", "e", "0", "o", "1", "l", "!", "l", "$", "s", "5", "s", "7", "t", "+", "t"),
 }
+
+// inWordLeet undoes the look-alikes that stand for letters inside a word,
+// leaving "!" and "+" as the separators they usually are.
+var inWordLeet = strings.NewReplacer("@", "a", "4", "a", "3", "e", "0", "o", "1", "i", "$", "s", "5", "s", "7", "t")
 
 // repeatUnit returns the shortest u such that s is u repeated whole, or s.
 func repeatUnit(s string) string {

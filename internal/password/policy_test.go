@@ -45,6 +45,14 @@ func TestPolicyCheck(t *testing.T) {
 		{"repeated unit", "xq7xq7xq7xq7xq7", false, "password.repetitive", nil},
 		{"kana sequence", "あいうえおかきくけこさしすせそ", false, "password.repetitive", nil},
 		{"2-step pair", "abcd4321", true, "password.repetitive", nil},
+		{"digit runs", "000011112222333", false, "password.repetitive", nil},
+		{"keyboard columns (listed)", "1qaz2wsx3edc4rfv5tgb", false, "password.common", nil},
+		{"keyboard columns mixed", "zaq12wsxcde34rfv", false, "password.common", nil},
+		{"keyboard columns no digits", "qazwsxedcrfvtgbyhn", false, "password.repetitive", nil},
+		{"common, separated repeat", "passw0rd!passw0rd", false, "password.common", nil},
+		{"common, year inside", "Summer2024!Summer", false, "password.common", nil},
+		{"not common: names with separators", "naruto-uzumaki-1", false, "", nil},
+		{"xkcd style", "Tr0ub4dor&3horse", false, "", nil},
 		{"username", "my taro_yamada secret!", false, "password.context", map[string]any{"word": "taro_yamada"}},
 		{"username part", "YAMADA-mU7#kq2Lz!", false, "password.context", map[string]any{"word": "yamada"}},
 		{"email local", "mU7#kq2Lz!suzuki", false, "password.context", map[string]any{"word": "suzuki"}},
@@ -84,6 +92,28 @@ func longVaried(n int) string {
 		b.WriteByte(alphabet[(i*7+i/len(alphabet))%len(alphabet)])
 	}
 	return b.String()[:n]
+}
+
+func TestIsRepetitive(t *testing.T) {
+	tests := map[string]bool{
+		"1qaz2wsx3edc4rfv5tgb":  true,
+		"zaq12wsxcde34rfv":      true,
+		"qwertyuiopasdfgh":      true,
+		"0987654321poiuy":       true,
+		"ponmlkjihgfedcba":      true,
+		"アイウエオカキクケコ":            true,
+		"abcabcabcabc":          true,
+		"000011112222333":       true,
+		"mu7#kq2lz!xv9rw":       false,
+		"correct horse battery": false,
+		"qwe7#kq2lz!xv9rw":      false, // one short walk in otherwise random text
+		"":                      false,
+	}
+	for s, want := range tests {
+		if got := isRepetitive(s); got != want {
+			t.Errorf("isRepetitive(%q) = %v, want %v", s, got, want)
+		}
+	}
 }
 
 func TestBlocklistLoaded(t *testing.T) {

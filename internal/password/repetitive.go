@@ -7,6 +7,8 @@ import "slices"
 // guessable as "abcdef".
 var orderedRows = runeRows(
 	"`1234567890-=", "qwertyuiop[]\\", "asdfghjkl;'", "zxcvbnm,./",
+	// Down the columns, digits included or not ("1qaz2wsx", "qazwsxedc").
+	"1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik,9ol.0p;/", "qazwsxedcrfvtgbyhnujmik,ol.p;/",
 	"あいうえおかきくけこさしすせそたちつてとなにぬねのはひふへほまみむめもやゆよらりるれろわをん",
 	"アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワヲン",
 )
@@ -21,9 +23,9 @@ func runeRows(rows ...string) [][]rune {
 
 // isRepetitive reports whether s (lower-case) is made of very few trivial
 // pieces: it repeats a shorter part at least twice ("abcabcabc",
-// "passwordpassword"), or it splits into at most max(2, len/5) runs each of
+// "passwordpassword"), or it splits into at most max(2, ⌈len/4⌉) runs each of
 // which is one character repeated, an alphabet or digit sequence up or down,
-// or a walk along a keyboard row or the kana order ("qwertyuiop"+"asdfgh",
+// or a walk along a keyboard row or column or the kana order ("qwertyuiop"+"asdfgh",
 // "1234567890"+"12345"). Random text needs about one piece per character.
 func isRepetitive(s string) bool {
 	r := []rune(s)
@@ -36,7 +38,7 @@ func isRepetitive(s string) bool {
 			return true
 		}
 	}
-	return minPieces(r) <= max(2, n/5)
+	return minPieces(r) <= max(2, (n+3)/4)
 }
 
 // minPieces is the least number of pieces r splits into, where a piece is a
