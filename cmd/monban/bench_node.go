@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
+	"github.com/monban-dev/monban/internal/node"
+)
+
+// benchEnv is one freshly started node serving on loopback, with what the
+// scenarios share: an API key and a set of accounts.
+type benchEnv struct {
+	node     *node.Node
+	base     string // http://127.0.0.1:PORT
+	database string // "sqlite" or "postgres"
+	apiKey   string
+	accounts []string // usernames, all with benchPassword
+
+	cleanup []func()
+}
+
+// benchAccounts is how many accounts sign-ins and sessions spread over.
+const benchAccounts = 64
+
+// benchPassword passes the password policy and is shared by every bench
+// account.
+const benchPassword = "vermilion-otter-harbour-lantern-93"
+
+// startBenchNode starts a node on 127.0.0.1:0 with a temporary data
+// directory and, when pgDSN is set, a fresh PostgreSQL schema. close removes
+// both.
+func startBenchNode(ctx context.Context, pgDSN string) (env *benchEnv, err error) {
+	env = &benchEnv{database: "sqlite"}
+	defer func() {
+		if err != nil {
+			env.close()
+		}
+	}()
+	dir, err := os.MkdirTemp("", "monban-bench-")
+	if err != nil {
+		return nil, err
+	}
+	env.cleanup = append(env.cleanup, func() { os.RemoveAll(dir) })
+	cfg := node.DefaultConfig()
+	cfg.Data, cfg.LogLevel = dir, "info"
+	if pgDSN != "" {
+		env.database = "postgres"
+		if cfg.Database, err = env.freshSchema(ctx, pgDSN); err != nil {
+			return nil, err
+		}
+	}
+	// Logs are formatted as in production and then dropped, so the run
+	// pays for logging but the terminal stays readable.
+	n, err := node.New(ctx, cfg, node.NewLogger(io.Discard, cfg.LogLevel), monban.SystemClock{})
+	if err != nil {
+		return nil, err
+	}
+	env.node = n
+	env.cleanup = append(env.cleanup, func() { n.Close() })
+	if env.base, err = env.serve(n.Web.Handler()); err != nil {
+		return nil, err
+	}
+	if env.apiKey, _, err = n.Keys.Create(ctx, "bench"); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// serve serves h on a fresh loopback port, as monban serve would, until
+// close.
+func (env *benchEnv) serve(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
+	go srv.Serve(ln)
+	// Shut down before the node's database closes (cleanups run in reverse).
+	env.cleanup = append(env.cleanup, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return "http://" + ln.Addr().String(), nil
+}
+
+// freshSchema creates a schema for this run and returns dsn with its
+// search_path set to it; close drops the schema.
+func (env *benchEnv) freshSchema(ctx context.Context, dsn string) (string, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", fmt.Errorf("--postgres: %w", err)
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", err
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "monban_bench_" + hex.EncodeToString(b[:])
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		db.Close()
+		return "", fmt.Errorf("--postgres: create schema: %w", err)
+	}
+	env.cleanup = append(env.cleanup, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := db.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			fmt.Fprintln(os.Stderr, "monban bench: drop schema:", err)
+		}
+		db.Close()
+	})
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+func (env *benchEnv) close() {
+	for i := len(env.cleanup) - 1; i >= 0; i-- {
+		env.cleanup[i]()
+	}
+	env.cleanup = nil
+}
+
+// ensureAccounts registers the bench accounts once, a few at a time (each
+// registration costs one password hash).
+func (env *benchEnv) ensureAccounts(ctx context.Context) error {
+	if env.accounts != nil {
+		return nil
+	}
+	names := make([]string, benchAccounts)
+	errs := make([]error, benchAccounts)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for i := range names {
+		names[i] = fmt.Sprintf("benchuser%03d", i)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			_, errs[i] = env.node.Accounts.Register(ctx, account.RegisterInput{
+				Username: names[i], Password: benchPassword, Lang: "en",
+				Meta: account.Meta{IP: "127.0.0.1", UserAgent: "monban-bench", Kind: monban.SessionApp},
+			})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bench accounts: %w", err)
+	}
+	env.accounts = names
+	return nil
+}
+
+// sessionTokens creates n sessions spread over the bench accounts, written
+// through the store as a sign-in writes them (a sign-in each would cost n
+// password hashes), and returns their tokens.
+func (env *benchEnv) sessionTokens(ctx context.Context, n int) ([]string, error) {
+	if err := env.ensureAccounts(ctx); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(env.accounts))
+	for i, name := range env.accounts {
+		accs, err := env.node.DB.AccountsByIdentifier(ctx, monban.KindUsername, name)
+		if err != nil || len(accs) != 1 {
+			return nil, fmt.Errorf("bench account %s: %v", name, err)
+		}
+		ids[i] = accs[0].ID
+	}
+	tokens := make([]string, n)
+	now := time.Now()
+	for i := range tokens {
+		var b [32]byte
+		rand.Read(b[:])
+		tokens[i] = account.TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+		accID := ids[i%len(ids)]
+		sess := &monban.Session{ID: monban.NewID("ses"), TokenHash: account.HashToken(tokens[i]), AccountID: accID,
+			DeviceID: monban.NewID("dev"), Kind: monban.SessionApp, AuthLevel: monban.AuthPassword, Methods: []string{"pwd"},
+			IP: "127.0.0.1", UserAgent: "monban-bench", CreatedAt: now, LastSeenAt: now,
+			ExpiresAt: now.Add(env.node.Config.SessionAbsolute)}
+		dev := &monban.Device{ID: sess.DeviceID, AccountID: accID, Kind: monban.SessionApp, Label: "monban-bench",
+			CreatedAt: now, LastSeenAt: now}
+		ev := monban.AuditEvent{At: now, AccountID: accID, Action: monban.AuditSignedIn, IP: sess.IP, UserAgent: sess.UserAgent,
+			Detail: map[string]string{"session_id": sess.ID, "device_id": dev.ID}}
+		if err := env.node.DB.CreateSession(ctx, sess, dev, ev); err != nil {
+			return nil, fmt.Errorf("bench session: %w", err)
+		}
+	}
+	return tokens, nil
+}
