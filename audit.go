@@ -13,6 +13,8 @@ const (
 	AuditAPIKeyCreated  = "apikey.created"
 	AuditAPIKeyRevoked  = "apikey.revoked"
 	AuditAgentCreated   = "agent.created"
+	AuditIdentifierFix  = "identifier.corrected" // an unverified identifier retyped
+	AuditVerified       = "identifier.verified"
 )
 
 // AuditEvent is one entry of the append-only audit log. AccountID or AgentID

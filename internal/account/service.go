@@ -18,9 +18,11 @@ type Store interface {
 	AccountByID(ctx context.Context, id string) (*monban.Account, error)
 	AccountsByIdentifier(ctx context.Context, kind monban.IdentifierKind, value string) ([]monban.Account, error)
 	IdentifiersByAccount(ctx context.Context, accountID string) ([]monban.Identifier, error)
+	ReplaceUnverifiedIdentifier(ctx context.Context, accountID string, kind monban.IdentifierKind, oldValue, newValue string, ev monban.AuditEvent) error
 	UpdatePasswordHash(ctx context.Context, accountID, hash string, ev monban.AuditEvent) error
 	CreateSession(ctx context.Context, s *monban.Session, d *monban.Device, ev monban.AuditEvent) error
 	SessionByTokenHash(ctx context.Context, hash []byte) (*monban.Session, error)
+	SessionCheck(ctx context.Context, hash []byte) (*monban.Session, monban.AccountStatus, []monban.Identifier, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	SessionsByAccount(ctx context.Context, accountID string, now time.Time) ([]monban.Session, error)
 	RevokeSession(ctx context.Context, accountID, sessionID string, at time.Time, ev monban.AuditEvent) error
