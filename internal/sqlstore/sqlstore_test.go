@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -57,6 +58,62 @@ func TestConcurrentMigrate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSQLiteBusy hammers one file from two stores (as the server and the CLI
+// would, from two processes) with 32 clients each: no caller may see
+// SQLITE_BUSY ("database is locked").
+func TestSQLiteBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "busy.db")
+	stores := []*sqlstore.DB{storetest.OpenSQLite(t, path), storetest.OpenSQLite(t, path)}
+	ctx := context.Background()
+	t0 := storetest.Epoch
+	const clients, rounds = 32, 10
+	errs := make(chan error, 2*clients)
+	var wg sync.WaitGroup
+	for _, db := range stores {
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- signInRounds(ctx, db, t0, rounds)
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func signInRounds(ctx context.Context, db *sqlstore.DB, t0 time.Time, rounds int) error {
+	a := &monban.Account{ID: monban.NewID("acc"), Status: monban.AccountActive, CreatedAt: t0, UpdatedAt: t0}
+	id := monban.Identifier{Kind: monban.KindUsername, Value: a.ID, CreatedAt: t0}
+	if err := db.CreateAccount(ctx, a, []monban.Identifier{id}, monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditRegistered}); err != nil {
+		return err
+	}
+	for i := range rounds {
+		h := sha256.Sum256([]byte(fmt.Sprint(a.ID, i)))
+		s := &monban.Session{ID: monban.NewID("ses"), TokenHash: h[:], AccountID: a.ID, DeviceID: "d", Kind: monban.SessionWeb,
+			AuthLevel: monban.AuthPassword, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		d := &monban.Device{ID: "d", AccountID: a.ID, Kind: monban.SessionWeb, CreatedAt: t0, LastSeenAt: t0}
+		if err := db.CreateSession(ctx, s, d, monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditSignedIn}); err != nil {
+			return err
+		}
+		if _, err := db.SessionByTokenHash(ctx, h[:]); err != nil {
+			return err
+		}
+		if err := db.TouchSession(ctx, s.ID, t0.Add(time.Second)); err != nil {
+			return err
+		}
+		if _, err := db.SessionsByAccount(ctx, a.ID, t0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func TestUnavailable(t *testing.T) {

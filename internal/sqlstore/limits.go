@@ -1,0 +1,139 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/monban-dev/monban"
+)
+
+// Windowed limits: one limit_counters row per key and window, bumped with an
+// atomic upsert so that the count is right across connections and nodes.
+// Callers bump inside the transaction of what they limit; a refusal rolls
+// the transaction back, so a refused try is neither counted nor done.
+
+// bumpLimits adds one to the current window of each limit and returns the
+// new counts, in the order of limits. Counters are bumped in key order so
+// that two transactions sharing keys cannot deadlock on PostgreSQL.
+func (db *DB) bumpLimits(ctx context.Context, tx *sql.Tx, now time.Time, limits []monban.Limit) ([]int, error) {
+	counts := make([]int, len(limits))
+	order := make([]int, 0, len(limits))
+	for i, l := range limits {
+		if l.Max > 0 {
+			order = append(order, i)
+		}
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(limits[a].Key, limits[b].Key) })
+	for _, i := range order {
+		l := limits[i]
+		start := l.WindowStart(now)
+		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO limit_counters (key, window_start, n, expires_at)
+			VALUES (?, ?, 1, ?)
+			ON CONFLICT (key, window_start) DO UPDATE SET n = limit_counters.n + 1
+			RETURNING n`),
+			l.Key, micros(start), micros(start.Add(l.Window))).Scan(&counts[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return counts, nil
+}
+
+// hitLimits counts one try against each limit, or returns RateLimited when
+// any limit is over: the key of the limit that allows a try latest, and the
+// time when all of them do. The caller must roll tx back on that error.
+func (db *DB) hitLimits(ctx context.Context, tx *sql.Tx, now time.Time, limits []monban.Limit) error {
+	counts, err := db.bumpLimits(ctx, tx, now, limits)
+	if err != nil {
+		return err
+	}
+	return refusal(now, limits, counts, func(n, max int) bool { return n > max })
+}
+
+// refusal returns RateLimited naming every limit whose count is over, or nil.
+func refusal(now time.Time, limits []monban.Limit, counts []int, over func(n, max int) bool) error {
+	var exceeded []monban.Limit
+	var key string
+	var retryAt time.Time
+	for i, l := range limits {
+		if l.Max <= 0 || !over(counts[i], l.Max) {
+			continue
+		}
+		exceeded = append(exceeded, l)
+		if end := l.WindowStart(now).Add(l.Window); end.After(retryAt) {
+			key, retryAt = l.Err, end
+		}
+	}
+	if exceeded == nil {
+		return nil
+	}
+	return monban.RateLimited(key, retryAt).Wrap(&monban.LimitExceeded{Limits: exceeded})
+}
+
+// HitLimits counts one try against each limit in its own transaction: all
+// are counted, or, when any is over, none.
+func (db *DB) HitLimits(ctx context.Context, now time.Time, limits []monban.Limit) error {
+	return db.inTx(ctx, "hit limits", func(tx *sql.Tx) error {
+		return db.hitLimits(ctx, tx, now, limits)
+	})
+}
+
+// queryer is a *sql.Tx or a *sql.DB.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// limitCounts reads the current window's count of each limit.
+func (db *DB) limitCounts(ctx context.Context, q queryer, now time.Time, limits []monban.Limit) ([]int, error) {
+	counts := make([]int, len(limits))
+	for i, l := range limits {
+		if l.Max <= 0 {
+			continue
+		}
+		err := q.QueryRowContext(ctx, db.q(`SELECT n FROM limit_counters WHERE key = ? AND window_start = ?`),
+			l.Key, micros(l.WindowStart(now))).Scan(&counts[i])
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+	}
+	return counts, nil
+}
+
+// checkLimits returns RateLimited if any limit is already used up, without
+// counting anything.
+func (db *DB) checkLimits(ctx context.Context, q queryer, now time.Time, limits []monban.Limit) error {
+	counts, err := db.limitCounts(ctx, q, now, limits)
+	if err != nil {
+		return err
+	}
+	return refusal(now, limits, counts, func(n, max int) bool { return n >= max })
+}
+
+// PeekLimits returns the earliest time at which every limit allows one more
+// try: now when they already do. It counts nothing, so pages can show the
+// next allowed time before the person asks.
+func (db *DB) PeekLimits(ctx context.Context, now time.Time, limits []monban.Limit) (time.Time, error) {
+	err := db.checkLimits(ctx, db.r, now, limits)
+	if e, ok := monban.AsError(err); ok && e.Code == monban.ERateLimited {
+		return e.RetryAt, nil
+	}
+	if err != nil {
+		return time.Time{}, wrap("peek limits", err)
+	}
+	return now, nil
+}
+
+// PruneLimitCounters deletes the counters of windows that have ended and
+// returns how many went.
+func (db *DB) PruneLimitCounters(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM limit_counters WHERE expires_at <= ?`), micros(now))
+	if err != nil {
+		return 0, wrap("prune limit counters", err)
+	}
+	n, err := res.RowsAffected()
+	return n, wrap("prune limit counters", err)
+}

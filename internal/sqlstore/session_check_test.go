@@ -1,0 +1,70 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/sqlstore"
+	"github.com/monban-dev/monban/internal/storetest"
+)
+
+// TestSessionCheck: the one-read session check answers exactly what the
+// three separate reads it replaces answer, on both databases.
+func TestSessionCheck(t *testing.T) {
+	opens := map[string]func(t *testing.T) *sqlstore.DB{
+		"sqlite": func(t *testing.T) *sqlstore.DB { return storetest.Open(t) },
+		"postgres": func(t *testing.T) *sqlstore.DB {
+			storetest.PostgresSchema(t) // skips when MONBAN_TEST_POSTGRES is unset
+			return storetest.OpenPostgres(t)
+		},
+	}
+	for name, open := range opens {
+		t.Run(name, func(t *testing.T) { testSessionCheck(t, open(t)) })
+	}
+}
+
+func testSessionCheck(t *testing.T, db *sqlstore.DB) {
+	ctx := context.Background()
+	t0 := storetest.Epoch
+	a := &monban.Account{ID: monban.NewID("acc"), Status: monban.AccountActive, PasswordHash: "x", CreatedAt: t0, UpdatedAt: t0}
+	ids := []monban.Identifier{
+		{Kind: monban.KindUsername, Value: "u_" + a.ID, CreatedAt: t0},
+		{Kind: monban.KindEmail, Value: a.ID + "@example.com", CreatedAt: t0},
+		{Kind: monban.KindPhone, Value: "+819012345678", CreatedAt: t0.Add(time.Minute)},
+	}
+	if err := db.CreateAccount(ctx, a, ids, monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditRegistered}); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256([]byte("token-" + a.ID))
+	s := &monban.Session{ID: monban.NewID("ses"), TokenHash: h[:], AccountID: a.ID, DeviceID: "dev_1",
+		Kind: monban.SessionApp, AuthLevel: monban.AuthPassword, Methods: []string{"pwd", "otp"},
+		IP: "192.0.2.1", UserAgent: "test", CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	if err := db.CreateSession(ctx, s, nil, monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditSignedIn}); err != nil {
+		t.Fatal(err)
+	}
+
+	gotS, status, gotIDs, err := db.SessionCheck(ctx, h[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantS, _ := db.SessionByTokenHash(ctx, h[:])
+	wantIDs, _ := db.IdentifiersByAccount(ctx, a.ID)
+	if !reflect.DeepEqual(gotS, wantS) {
+		t.Errorf("session\n got %+v\nwant %+v", gotS, wantS)
+	}
+	if status != monban.AccountActive {
+		t.Errorf("status %q", status)
+	}
+	if !reflect.DeepEqual(gotIDs, wantIDs) || len(gotIDs) != 3 {
+		t.Errorf("identifiers\n got %+v\nwant %+v", gotIDs, wantIDs)
+	}
+
+	missing := sha256.Sum256([]byte("missing"))
+	if _, _, _, err := db.SessionCheck(ctx, missing[:]); !monban.IsNotFound(err) {
+		t.Errorf("missing token: %v, want ENotFound", err)
+	}
+}
