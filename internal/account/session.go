@@ -21,7 +21,7 @@ func errSessionInvalid() error {
 // Authenticate checks a session token. Expired, idle, revoked and unknown
 // tokens all answer session.invalid.
 func (s *Service) Authenticate(ctx context.Context, token string) (*Current, error) {
-	if !strings.HasPrefix(token, TokenPrefix) || len(token) > 128 {
+	if !wellFormedToken(token) {
 		return nil, errSessionInvalid()
 	}
 	sess, err := s.store.SessionByTokenHash(ctx, HashToken(token))
@@ -31,8 +31,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Current, err
 	if err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
-	if !sess.Active(now, s.cfg.IdleTimeout) {
+	if !sess.Active(s.clock.Now(), s.cfg.IdleTimeout) {
 		return nil, errSessionInvalid()
 	}
 	a, err := s.store.AccountByID(ctx, sess.AccountID)
@@ -42,16 +41,30 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Current, err
 	if err != nil {
 		return nil, err
 	}
-	if a.Status != monban.AccountActive {
-		return nil, errSessionInvalid()
+	if err := s.admit(ctx, sess, a.Status); err != nil {
+		return nil, err
+	}
+	return &Current{Account: a, Session: sess}, nil
+}
+
+func wellFormedToken(token string) bool {
+	return strings.HasPrefix(token, TokenPrefix) && len(token) <= 128
+}
+
+// admit accepts an active session of an active account and records its use
+// at most every TouchEvery.
+func (s *Service) admit(ctx context.Context, sess *monban.Session, status monban.AccountStatus) error {
+	now := s.clock.Now()
+	if !sess.Active(now, s.cfg.IdleTimeout) || status != monban.AccountActive {
+		return errSessionInvalid()
 	}
 	if now.Sub(sess.LastSeenAt) >= s.cfg.TouchEvery {
 		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
-			return nil, err
+			return err
 		}
 		sess.LastSeenAt = now
 	}
-	return &Current{Account: a, Session: sess}, nil
+	return nil
 }
 
 // IdleExpiry is when the session ends if unused.
@@ -74,20 +87,26 @@ type WhoAmI struct {
 	ExpiresAt   time.Time // the earlier of the idle and absolute expiry
 }
 
-// WhoAmI checks a session token for a host app.
+// WhoAmI checks a session token for a host app. It is the hottest path, so
+// the session, the account's status and its identifiers come in one read.
 func (s *Service) WhoAmI(ctx context.Context, token string) (*WhoAmI, error) {
-	cur, err := s.Authenticate(ctx, token)
+	if !wellFormedToken(token) {
+		return nil, errSessionInvalid()
+	}
+	sess, status, ids, err := s.store.SessionCheck(ctx, HashToken(token))
+	if monban.IsNotFound(err) {
+		return nil, errSessionInvalid()
+	}
 	if err != nil {
 		return nil, err
 	}
-	ids, err := s.store.IdentifiersByAccount(ctx, cur.Account.ID)
-	if err != nil {
+	if err := s.admit(ctx, sess, status); err != nil {
 		return nil, err
 	}
 	return &WhoAmI{
-		AccountID: cur.Account.ID, Identifiers: ids, AuthLevel: cur.Session.AuthLevel,
-		Methods: cur.Session.Methods, SessionID: cur.Session.ID, DeviceID: cur.Session.DeviceID,
-		ExpiresAt: s.IdleExpiry(cur.Session),
+		AccountID: sess.AccountID, Identifiers: ids, AuthLevel: sess.AuthLevel,
+		Methods: sess.Methods, SessionID: sess.ID, DeviceID: sess.DeviceID,
+		ExpiresAt: s.IdleExpiry(sess),
 	}, nil
 }
 
