@@ -65,7 +65,7 @@ func (s *Server) apiRegister(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := formLimits(req.Username, req.Email, req.Phone); err != nil {
+	if err := formLimits("username", req.Username, "email", req.Email, "phone", req.Phone); err != nil {
 		return err
 	}
 	dev, err := appDevice(req.DeviceID)

@@ -26,7 +26,7 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := formLimits(req.Identifier, req.AccountID); err != nil {
+	if err := formLimits("identifier", req.Identifier, "account_id", req.AccountID); err != nil {
 		return err
 	}
 	dev, err := appDevice(req.DeviceID)
@@ -134,4 +134,16 @@ func (s *Server) apiDevices(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, j)
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+}
+
+func (s *Server) apiRevokeDevice(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.apiCurrent(r)
+	if err != nil {
+		return err
+	}
+	if err := s.accounts.RevokeDevice(r.Context(), cur, r.PathValue("id"), s.meta(r, monban.SessionApp, cur.Session.DeviceID)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -19,7 +19,7 @@ func (s *Server) pageSignInSubmit(w http.ResponseWriter, r *http.Request) error 
 		Identifier: r.PostFormValue("identifier"), Password: r.PostFormValue("password"),
 		AccountID: r.PostFormValue("account_id"), Meta: s.meta(r, monban.SessionWeb, s.deviceID(r)),
 	}
-	if err := formLimits(in.Identifier, in.AccountID); err != nil {
+	if err := formLimits("identifier", in.Identifier, "account_id", in.AccountID); err != nil {
 		return s.formError(w, r, v, "signin", err)
 	}
 	res, err := s.accounts.SignIn(r.Context(), in)

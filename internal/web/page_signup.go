@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
@@ -21,7 +22,7 @@ func (s *Server) pageSignUpSubmit(w http.ResponseWriter, r *http.Request) error 
 		Username: r.PostFormValue("username"), Email: r.PostFormValue("email"), Phone: r.PostFormValue("phone"),
 		Password: r.PostFormValue("password"), Lang: v.Lang, Meta: s.meta(r, monban.SessionWeb, s.deviceID(r)),
 	}
-	if err := formLimits(in.Username, in.Email, in.Phone); err != nil {
+	if err := formLimits("username", in.Username, "email", in.Email, "phone", in.Phone); err != nil {
 		return s.formError(w, r, v, "signup", err)
 	}
 	si, err := s.accounts.Register(r.Context(), in)
@@ -29,13 +30,20 @@ func (s *Server) pageSignUpSubmit(w http.ResponseWriter, r *http.Request) error 
 		return s.formError(w, r, v, "signup", err)
 	}
 	s.setSession(w, si.Token, si.Session.ExpiresAt.Sub(s.clock.Now()))
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	// A newly typed phone number is shown back before any code is sent.
+	next := "/account"
+	if strings.TrimSpace(in.Phone) != "" {
+		next = "/verify/confirm?kind=phone"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
 
-func formLimits(vals ...string) error {
-	for _, v := range vals {
-		if err := fieldLimit("identifier", v, 320); err != nil {
+// formLimits refuses over-long text fields, given as name, value pairs, and
+// names the field at fault so the client can point at it.
+func formLimits(fields ...string) error {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if err := fieldLimit(fields[i], fields[i+1], 320); err != nil {
 			return err
 		}
 	}
