@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strings"
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
@@ -30,12 +29,7 @@ func (s *Server) pageSignUpSubmit(w http.ResponseWriter, r *http.Request) error 
 		return s.formError(w, r, v, "signup", err)
 	}
 	s.setSession(w, si.Token, si.Session.ExpiresAt.Sub(s.clock.Now()))
-	// A newly typed phone number is shown back before any code is sent.
-	next := "/account"
-	if strings.TrimSpace(in.Phone) != "" {
-		next = "/verify/confirm?kind=phone"
-	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
 	return nil
 }
 
