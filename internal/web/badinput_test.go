@@ -95,7 +95,9 @@ func TestBadInput(t *testing.T) {
 				return request{method: "GET", path: "/api/v1/sessions", header: map[string]string{"Authorization": "Basic " + f.live.Token}}
 			}},
 		{name: "unknown bearer token", status: 401, key: "session.invalid",
-			req: func(*badFixture) request { return request{method: "GET", path: "/api/v1/account", bearer: "mbs_unknown"} }},
+			req: func(*badFixture) request {
+				return request{method: "GET", path: "/api/v1/account", bearer: "mbs_unknown"}
+			}},
 		{name: "signed-out bearer token", status: 401, key: "session.invalid",
 			req: func(f *badFixture) request {
 				return request{method: "DELETE", path: "/api/v1/sessions/" + f.live.SessionID, bearer: f.ended.Token}
