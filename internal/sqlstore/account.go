@@ -23,9 +23,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *monban.Account, ids []monban
 			return err
 		}
 		for _, id := range ids {
-			if id.AccountID == "" {
-				id.AccountID = a.ID
-			}
+			id.AccountID = a.ID
 			if err := db.insertIdentifier(ctx, tx, id); err != nil {
 				return err
 			}

@@ -134,7 +134,7 @@ func TestUnavailable(t *testing.T) {
 }
 
 func BenchmarkSessionByTokenHash(b *testing.B) {
-	db := storetest.Open(b)
+	db := storetest.OpenSQLite(b, filepath.Join(b.TempDir(), "bench.db"))
 	ctx := context.Background()
 	t0 := storetest.Epoch
 	const accounts = 1000

@@ -25,13 +25,14 @@ const PostgresEnv = "MONBAN_TEST_POSTGRES"
 var Epoch = time.Date(2026, 4, 1, 9, 30, 0, 0, time.UTC)
 
 // Open returns a migrated SQLite store in a temporary directory, closed when
-// the test ends.
-func Open(t testing.TB) *sqlstore.DB {
+// the test ends. (Benchmarks: OpenSQLite.)
+func Open(t *testing.T) *sqlstore.DB {
 	t.Helper()
 	return OpenSQLite(t, filepath.Join(t.TempDir(), "monban.db"))
 }
 
-// OpenSQLite returns a migrated store on the SQLite file at path.
+// OpenSQLite returns a migrated store on the SQLite file at path, closed when
+// the test or benchmark ends.
 func OpenSQLite(t testing.TB, path string) *sqlstore.DB {
 	t.Helper()
 	return openMigrated(t, path)
@@ -40,7 +41,7 @@ func OpenSQLite(t testing.TB, path string) *sqlstore.DB {
 // OpenPostgres returns a migrated store in a fresh PostgreSQL schema that is
 // dropped when the test ends. It skips the test when MONBAN_TEST_POSTGRES is
 // unset.
-func OpenPostgres(t testing.TB) *sqlstore.DB {
+func OpenPostgres(t *testing.T) *sqlstore.DB {
 	t.Helper()
 	return openMigrated(t, PostgresSchema(t))
 }
@@ -86,7 +87,7 @@ func PostgresSchema(t testing.TB) string {
 
 // Stores returns a migrated store per available database: "sqlite" always,
 // "postgres" when MONBAN_TEST_POSTGRES is set.
-func Stores(t testing.TB) map[string]*sqlstore.DB {
+func Stores(t *testing.T) map[string]*sqlstore.DB {
 	t.Helper()
 	m := map[string]*sqlstore.DB{"sqlite": Open(t)}
 	if os.Getenv(PostgresEnv) != "" {
