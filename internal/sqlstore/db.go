@@ -80,6 +80,8 @@ func (db *DB) Dialect() string { return db.d.name }
 func (db *DB) q(query string) string { return db.d.q(query) }
 
 // inTx runs fn in one write transaction, committing if fn returns nil.
+// On SQLite the write pool has a single connection, so fn must use only tx:
+// a call on db.w inside fn would wait for itself forever.
 func (db *DB) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
