@@ -9,6 +9,7 @@ const (
 	AuditSignInFailed   = "session.sign_in_failed"
 	AuditSignedOut      = "session.signed_out"
 	AuditSessionRevoked = "session.revoked"
+	AuditDeviceRevoked  = "device.revoked"
 	AuditPasswordRehash = "password.rehashed"
 	AuditAPIKeyCreated  = "apikey.created"
 	AuditAPIKeyRevoked  = "apikey.revoked"

@@ -27,6 +27,7 @@ type Store interface {
 	SessionsByAccount(ctx context.Context, accountID string, now time.Time) ([]monban.Session, error)
 	RevokeSession(ctx context.Context, accountID, sessionID string, at time.Time, ev monban.AuditEvent) error
 	DevicesByAccount(ctx context.Context, accountID string) ([]monban.Device, error)
+	RevokeDevice(ctx context.Context, accountID, deviceID string, at time.Time, ev monban.AuditEvent) error
 	AppendAudit(ctx context.Context, ev monban.AuditEvent) error
 }
 

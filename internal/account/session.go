@@ -156,3 +156,12 @@ func (s *Service) SignOut(ctx context.Context, cur *Current, m Meta) error {
 	ev.Detail = map[string]string{"session_id": cur.Session.ID}
 	return s.store.RevokeSession(ctx, cur.Account.ID, cur.Session.ID, now, ev)
 }
+
+// RevokeDevice signs a device out of every session of the account and
+// forgets it (and any trust it had).
+func (s *Service) RevokeDevice(ctx context.Context, cur *Current, deviceID string, m Meta) error {
+	now := s.clock.Now()
+	ev := m.audit(monban.AuditDeviceRevoked, cur.Account.ID, now)
+	ev.Detail = map[string]string{"device_id": deviceID, "by_session_id": cur.Session.ID}
+	return s.store.RevokeDevice(ctx, cur.Account.ID, deviceID, now, ev)
+}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/monban-dev/monban"
 )
@@ -21,6 +22,22 @@ func (db *DB) ReplaceUnverifiedIdentifier(ctx context.Context, accountID string,
 		}
 		id := monban.Identifier{AccountID: accountID, Kind: kind, Value: newValue, CreatedAt: ev.At}
 		if err := db.insertIdentifier(ctx, tx, id); err != nil {
+			return err
+		}
+		return db.insertAudit(ctx, tx, ev)
+	})
+}
+
+// RevokeDevice ends every active session of one of the account's devices and
+// deletes the device record, with its audit event, in one transaction.
+func (db *DB) RevokeDevice(ctx context.Context, accountID, deviceID string, at time.Time, ev monban.AuditEvent) error {
+	return db.inTx(ctx, "revoke device", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM devices WHERE account_id = ? AND id = ?`), accountID, deviceID)
+		if err := affectedOne(res, err); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE sessions SET revoked_at = ?
+			WHERE account_id = ? AND device_id = ? AND revoked_at = 0`), micros(at), accountID, deviceID); err != nil {
 			return err
 		}
 		return db.insertAudit(ctx, tx, ev)

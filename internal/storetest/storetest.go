@@ -35,6 +35,8 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"Agents", testAgents},
 		{"ConcurrentWrites", testConcurrentWrites},
 	}
+	tests = append(tests, outboxTests...)
+	tests = append(tests, identifierTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
