@@ -47,13 +47,16 @@ func (db *DB) ClaimMessages(ctx context.Context, now time.Time, lease time.Durat
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, db.q(`UPDATE messages
-			SET status = 'sending', lease_until = ?, attempts = attempts + 1, updated_at = ?
-			WHERE id IN (SELECT id FROM messages WHERE `+dueWhere+` AND next_attempt_at <= ?
+		// MATERIALIZED: the locking subquery runs once. PostgreSQL may
+		// otherwise re-run an IN (… LIMIT …) subquery and claim more than
+		// limit rows.
+		rows, err := tx.QueryContext(ctx, db.q(`WITH due AS MATERIALIZED (
+				SELECT id FROM messages WHERE `+dueWhere+` AND next_attempt_at <= ?
 				ORDER BY next_attempt_at, created_at LIMIT ?`+db.d.skipLocked+`)
-			AND `+dueWhere+`
+			UPDATE messages SET status = 'sending', lease_until = ?, attempts = attempts + 1, updated_at = ?
+			WHERE id IN (SELECT id FROM due) AND `+dueWhere+`
 			RETURNING `+messageColumns),
-			micros(now.Add(lease)), n, n, n, limit, n)
+			n, n, limit, micros(now.Add(lease)), n, n)
 		if err != nil {
 			return err
 		}
