@@ -135,3 +135,15 @@ func (s *Server) apiDevices(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"devices": out})
 }
+
+func (s *Server) apiRevokeDevice(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.apiCurrent(r)
+	if err != nil {
+		return err
+	}
+	if err := s.accounts.RevokeDevice(r.Context(), cur, r.PathValue("id"), s.meta(r, monban.SessionApp, cur.Session.DeviceID)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

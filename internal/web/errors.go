@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -96,12 +95,4 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err erro
 	v.Error = v.T(e.Key, e.Params)
 	v.Status = statusOf[e.Code]
 	s.render(w, r, v.Status, "error", v)
-}
-
-// logAttrs is the slog form of an error for request logs.
-func logAttrs(err error) slog.Attr {
-	if err == nil {
-		return slog.Attr{}
-	}
-	return slog.String("err", err.Error())
 }

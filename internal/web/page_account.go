@@ -22,7 +22,7 @@ type sessionRow struct {
 }
 
 type deviceRow struct {
-	Label                 string
+	ID, Label             string
 	CreatedAt, LastSeenAt time.Time
 	Current               bool
 }
@@ -61,6 +61,9 @@ func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := s.view(w, r, "account.title")
 	v.SignedIn = true
+	if k := doneKey(r.URL.Query().Get("done")); k != "" {
+		v.Notice = v.T(k)
+	}
 	p := accountPage{}
 	for _, id := range ov.Identifiers {
 		p.Identifiers = append(p.Identifiers, identifierRow{Kind: id.Kind, Display: displayIdentifier(id), Verified: id.Verified})
@@ -70,7 +73,7 @@ func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request) error {
 			CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt, Current: x.ID == cur.Session.ID})
 	}
 	for _, d := range ov.Devices {
-		p.Devices = append(p.Devices, deviceRow{Label: d.Label, CreatedAt: d.CreatedAt, LastSeenAt: d.LastSeenAt,
+		p.Devices = append(p.Devices, deviceRow{ID: d.ID, Label: d.Label, CreatedAt: d.CreatedAt, LastSeenAt: d.LastSeenAt,
 			Current: d.ID == cur.Session.DeviceID})
 	}
 	v.Data = p
@@ -92,6 +95,25 @@ func (s *Server) pageRevokeSession(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if id == cur.Session.ID {
+		s.clearSession(w)
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	return nil
+}
+
+// pageRevokeDevice signs a device out everywhere and forgets it.
+func (s *Server) pageRevokeDevice(w http.ResponseWriter, r *http.Request) error {
+	cur, ok, err := s.requirePage(w, r)
+	if !ok {
+		return err
+	}
+	id := r.PathValue("id")
+	if err := s.accounts.RevokeDevice(r.Context(), cur, id, s.meta(r, monban.SessionWeb, s.deviceID(r))); err != nil {
+		return err
+	}
+	if id == cur.Session.DeviceID {
 		s.clearSession(w)
 		http.Redirect(w, r, "/signin", http.StatusSeeOther)
 		return nil

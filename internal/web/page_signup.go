@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
@@ -29,7 +30,12 @@ func (s *Server) pageSignUpSubmit(w http.ResponseWriter, r *http.Request) error 
 		return s.formError(w, r, v, "signup", err)
 	}
 	s.setSession(w, si.Token, si.Session.ExpiresAt.Sub(s.clock.Now()))
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	// A newly typed phone number is shown back before any code is sent.
+	next := "/account"
+	if strings.TrimSpace(in.Phone) != "" {
+		next = "/verify/confirm?kind=phone"
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 	return nil
 }
 

@@ -76,6 +76,7 @@ type View struct {
 	Dev       bool
 	SignedIn  bool
 	Error     string
+	Notice    string
 	ErrField  string
 	Status    int
 	Form      url.Values

@@ -28,7 +28,7 @@ const routeIntrospect = "POST /api/v1/introspect"
 // routes is every route monban serves. docs/openapi.yaml documents each
 // /api/ route; a test keeps the two in step.
 func (s *Server) routes() []route {
-	return []route{
+	rs := []route{
 		// Pages.
 		{pattern: "GET /{$}", kind: kindPage, handle: s.pageHome},
 		{pattern: "GET /signup", kind: kindPage, handle: s.pageSignUp},
@@ -37,7 +37,16 @@ func (s *Server) routes() []route {
 		{pattern: "POST /signin", kind: kindForm, handle: s.pageSignInSubmit},
 		{pattern: "GET /account", kind: kindPage, handle: s.pageAccount},
 		{pattern: "POST /account/sessions/{id}/revoke", kind: kindForm, handle: s.pageRevokeSession},
+		{pattern: "POST /account/devices/{id}/revoke", kind: kindForm, handle: s.pageRevokeDevice},
 		{pattern: "POST /signout", kind: kindForm, handle: s.pageSignOut},
+		{pattern: "GET /verify/confirm", kind: kindPage, handle: s.pageVerifyConfirm},
+		{pattern: "POST /account/phone", kind: kindForm, handle: s.pageCorrectPhone},
+		{pattern: "POST /verify/start", kind: kindForm, handle: s.pageVerifyStart},
+		{pattern: "GET /verify/{id}", kind: kindPage, handle: s.pageVerify},
+		{pattern: "POST /verify/{id}", kind: kindForm, handle: s.pageVerifySubmit},
+		{pattern: "GET /verify/{id}/status", kind: kindAPI, handle: s.pageVerifyStatus},
+		{pattern: "GET /verify/{id}/help", kind: kindPage, handle: s.pageVerifyHelp},
+		{pattern: "POST /verify/{id}/resend", kind: kindForm, handle: s.pageVerifyResend},
 
 		// JSON API for native apps.
 		{pattern: "POST /api/v1/accounts", kind: kindAPI, handle: s.apiRegister},
@@ -47,9 +56,18 @@ func (s *Server) routes() []route {
 		{pattern: "DELETE /api/v1/sessions/{id}", kind: kindAPI, handle: s.apiRevokeSession},
 		{pattern: "DELETE /api/v1/session", kind: kindAPI, handle: s.apiSignOut},
 		{pattern: "GET /api/v1/devices", kind: kindAPI, handle: s.apiDevices},
+		{pattern: "DELETE /api/v1/devices/{id}", kind: kindAPI, handle: s.apiRevokeDevice},
+		{pattern: "POST /api/v1/flows", kind: kindAPI, handle: s.apiStartFlow},
+		{pattern: "GET /api/v1/flows/{id}", kind: kindAPI, handle: s.apiGetFlow},
+		{pattern: "POST /api/v1/flows/{id}/resend", kind: kindAPI, handle: s.apiResendFlow},
+		{pattern: "POST /api/v1/flows/{id}/verify", kind: kindAPI, handle: s.apiVerifyFlow},
 
 		// Host apps (API key).
 		{pattern: routeIntrospect, kind: kindAPI, handle: s.apiIntrospect},
+
+		// Delivery receipts from SMS and voice providers.
+		{pattern: "GET /hooks/kannel/dlr", kind: kindAPI, handle: s.hookKannel},
+		{pattern: "POST /hooks/provider/{name}/status", kind: kindAPI, handle: s.hookProvider},
 
 		// Operations and documents.
 		{pattern: "GET /api/openapi.yaml", kind: kindAPI, handle: s.apiOpenAPI},
@@ -58,6 +76,14 @@ func (s *Server) routes() []route {
 		{pattern: "GET /metrics", kind: kindRaw, raw: s.metrics.handler()},
 		{pattern: "GET /static/", kind: kindRaw, raw: staticHandler()},
 	}
+	if s.cfg.Dev {
+		rs = append(rs,
+			route{pattern: "GET /dev/outbox", kind: kindPage, handle: s.devOutboxPage},
+			route{pattern: "GET /dev/outbox.json", kind: kindAPI, handle: s.devOutboxJSON},
+			route{pattern: "POST /dev/outbox/{id}/receipt", kind: kindForm, handle: s.devReceipt},
+		)
+	}
+	return rs
 }
 
 // APIRoutes lists the method and path of every /api/ route, for the

@@ -21,6 +21,7 @@ type Config struct {
 	Secret       []byte // signs device cookies and CSRF tokens
 	ServiceName  string // shown in page titles
 	MaxBodyBytes int64  // request body limit
+	SenderDomain string // the domain codes are mailed from (for carrier-mail advice)
 }
 
 // Pinger reports whether the database is reachable.
@@ -42,7 +43,16 @@ type Server struct {
 	handler  http.Handler
 	mux      *http.ServeMux
 	openapi  []byte
+
+	codes     CodeService
+	outbox    Notifier
+	receipts  ReceiptStore
+	parsers   map[string]ReceiptParser
+	devOutbox DevOutbox
 }
+
+// Notifier wakes the outbox worker after a message is queued.
+type Notifier interface{ Notify() }
 
 // Deps are the capabilities the server exposes.
 type Deps struct {
@@ -53,6 +63,12 @@ type Deps struct {
 	Log      *slog.Logger
 	Metrics  *Metrics
 	OpenAPI  []byte
+
+	Codes     CodeService
+	Outbox    Notifier
+	Receipts  ReceiptStore
+	Parsers   map[string]ReceiptParser // provider name → receipt parser
+	DevOutbox DevOutbox                // development mode only
 }
 
 // New builds the server and its routes.
@@ -75,7 +91,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 		d.Metrics = NewMetrics()
 	}
 	s := &Server{cfg: cfg, accounts: d.Accounts, keys: d.Keys, db: d.DB, cat: cat, pages: p,
-		clock: d.Clock, log: d.Log, metrics: d.Metrics, openapi: d.OpenAPI}
+		clock: d.Clock, log: d.Log, metrics: d.Metrics, openapi: d.OpenAPI,
+		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox}
 	s.handler = s.buildMux()
 	return s, nil
 }

@@ -1,0 +1,237 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
+	"github.com/monban-dev/monban/internal/identifier"
+)
+
+// The verify pages: confirm the destination, send a code, enter it, and a
+// "didn't get a code?" page that never loops back.
+
+type confirmPage struct {
+	Kind          monban.IdentifierKind
+	Channel       monban.Channel
+	Value         string
+	Display       string
+	Carrier       string
+	CarrierSender string
+}
+
+// requirePage returns the signed-in account or redirects to sign-in.
+func (s *Server) requirePage(w http.ResponseWriter, r *http.Request) (*account.Current, bool, error) {
+	cur, err := s.pageCurrent(r)
+	if err != nil {
+		return nil, false, err
+	}
+	if cur == nil {
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return nil, false, nil
+	}
+	return cur, true, nil
+}
+
+func (s *Server) pageVerifyConfirm(w http.ResponseWriter, r *http.Request) error {
+	cur, ok, err := s.requirePage(w, r)
+	if !ok {
+		return err
+	}
+	return s.renderConfirm(w, r, cur, monban.IdentifierKind(r.URL.Query().Get("kind")), "")
+}
+
+func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, cur *account.Current, kind monban.IdentifierKind, errKey string) error {
+	id, err := s.verifyTarget(r.Context(), cur, kind)
+	if err != nil {
+		return err
+	}
+	v := s.view(w, r, "confirm.title")
+	v.SignedIn = true
+	p := confirmPage{Kind: id.Kind, Value: id.Value, Display: id.Value, Channel: monban.ChannelEmail}
+	if id.Kind == monban.KindPhone {
+		p.Channel, p.Display = monban.ChannelSMS, displayIdentifier(*id)
+	} else if c, ok := identifier.Carrier(id.Value); ok {
+		p.Carrier, p.CarrierSender = c, s.cfg.SenderDomain
+	}
+	if errKey != "" {
+		v.Error = v.T(errKey)
+	}
+	v.Data = p
+	s.render(w, r, http.StatusOK, "confirm", v)
+	return nil
+}
+
+// pageCorrectPhone replaces a mistyped, still unverified number and shows
+// the corrected one back before anything is sent.
+func (s *Server) pageCorrectPhone(w http.ResponseWriter, r *http.Request) error {
+	cur, ok, err := s.requirePage(w, r)
+	if !ok {
+		return err
+	}
+	raw := r.PostFormValue("phone")
+	if err := fieldLimit("phone", raw, 64); err != nil {
+		return err
+	}
+	if _, err := s.accounts.CorrectPhone(r.Context(), cur, raw, s.meta(r, monban.SessionWeb, s.deviceID(r))); err != nil {
+		v := s.view(w, r, "confirm.title")
+		v.SignedIn = true
+		id, terr := s.verifyTarget(r.Context(), cur, monban.KindPhone)
+		if terr != nil {
+			return err
+		}
+		v.Data = confirmPage{Kind: id.Kind, Value: id.Value, Display: raw, Channel: monban.ChannelSMS}
+		return s.formError(w, r, v, "confirm", err)
+	}
+	return s.renderConfirm(w, r, cur, monban.KindPhone, "phone.fixed")
+}
+
+func (s *Server) pageVerifyStart(w http.ResponseWriter, r *http.Request) error {
+	cur, ok, err := s.requirePage(w, r)
+	if !ok {
+		return err
+	}
+	f, err := s.startVerify(r, cur, r.PostFormValue("kind"), r.PostFormValue("channel"), s.cat.Lang(r))
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/verify/"+f.ID, http.StatusSeeOther)
+	return nil
+}
+
+func (s *Server) verifyPageView(w http.ResponseWriter, r *http.Request, cur *account.Current, title string) (*View, *flowView, error) {
+	st, err := s.codes.Status(r.Context(), r.PathValue("id"), cur.Account.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	v := s.view(w, r, title)
+	v.SignedIn = true
+	fv, err := s.flowView(r.Context(), st, cur, v.Lang)
+	if err != nil {
+		return nil, nil, err
+	}
+	v.Data = fv
+	return v, fv, nil
+}
+
+func (s *Server) pageVerify(w http.ResponseWriter, r *http.Request) error {
+	cur, ok, err := s.requirePage(w, r)
+	if !ok {
+		return err
+	}
+	v, fv, err := s.verifyPageView(w, r, cur, "verify.title")
+	if err != nil {
+		return err
+	}
+	if fv.Completed {
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		return nil
+	}
+	s.render(w, r, http.StatusOK, "verify", v)
+	return nil
+}
+
+func (s *Server) pageVerifySubmit(w http.ResponseWriter, r *http.Request) error {
+	cur, ok, err := s.requirePage(w, r)
+	if !ok {
+		return err
+	}
+	code := r.PostFormValue("code")
+	if err := fieldLimit("code", code, 32); err != nil {
+		return err
+	}
+	f, verr := s.codes.Verify(r.Context(), r.PathValue("id"), cur.Account.ID, code)
+	if verr == nil {
+		done := "phone"
+		if f.Channel == monban.ChannelEmail {
+			done = "email"
+		}
+		http.Redirect(w, r, "/account?done="+done, http.StatusSeeOther)
+		return nil
+	}
+	v, _, err := s.verifyPageView(w, r, cur, "verify.title")
+	if err != nil {
+		return err
+	}
+	return s.formError(w, r, v, "verify", verr)
+}
+
+func (s *Server) pageVerifyHelp(w http.ResponseWriter, r *http.Request) error {
+	cur, ok, err := s.requirePage(w, r)
+	if !ok {
+		return err
+	}
+	v, _, err := s.verifyPageView(w, r, cur, "help.title")
+	if err != nil {
+		return err
+	}
+	s.render(w, r, http.StatusOK, "verify_help", v)
+	return nil
+}
+
+func (s *Server) pageVerifyResend(w http.ResponseWriter, r *http.Request) error {
+	cur, ok, err := s.requirePage(w, r)
+	if !ok {
+		return err
+	}
+	_, rerr := s.codes.Resend(r.Context(), r.PathValue("id"), cur.Account.ID, clientIP(r))
+	if rerr == nil {
+		s.notifyOutbox()
+		http.Redirect(w, r, "/verify/"+r.PathValue("id"), http.StatusSeeOther)
+		return nil
+	}
+	v, _, err := s.verifyPageView(w, r, cur, "help.title")
+	if err != nil {
+		return err
+	}
+	if e, ok := monban.AsError(rerr); ok && !e.RetryAt.IsZero() {
+		e.Params = mergeParams(e.Params, map[string]any{"time": localClock(v.Lang, e.RetryAt)})
+	}
+	return s.formError(w, r, v, "verify_help", rerr)
+}
+
+// pageVerifyStatus feeds the live status on the code page.
+func (s *Server) pageVerifyStatus(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.pageCurrent(r)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		return monban.Errorf(monban.EUnauthorized, "session.invalid")
+	}
+	st, err := s.codes.Status(r.Context(), r.PathValue("id"), cur.Account.ID)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"status": "", "status_text": "", "offer_others": false, "completed": !st.Flow.CompletedAt.IsZero()}
+	if len(st.Messages) > 0 {
+		m := &st.Messages[0]
+		out["status"] = string(m.Status)
+		out["status_text"] = s.cat.T(s.cat.Lang(r), "status."+string(m.Status), nil)
+		out["offer_others"] = undelivered(m, s.clock.Now())
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func mergeParams(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// doneKey is the message shown on the account page after a verification.
+func doneKey(done string) string {
+	switch strings.TrimSpace(done) {
+	case "phone":
+		return "verify.done_phone"
+	case "email":
+		return "verify.done_email"
+	}
+	return ""
+}
