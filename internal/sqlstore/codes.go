@@ -142,7 +142,7 @@ type activeCode struct {
 func (db *DB) CheckCode(ctx context.Context, flowID, accountID string, now time.Time, maxChecks int,
 	match func(hash []byte) bool, failLimits []monban.Limit) (*monban.Flow, error) {
 	var flow *monban.Flow
-	var wrong error // returned after the failure is committed
+	var wrong *monban.Error // returned after the failure is committed
 	err := db.inTx(ctx, "check code", func(tx *sql.Tx) error {
 		f, err := scanFlow(tx.QueryRowContext(ctx,
 			db.q(`SELECT `+flowColumns+` FROM flows WHERE id = ?`+db.d.forUpdate()), flowID))
@@ -252,7 +252,7 @@ func (db *DB) verifyIdentifier(ctx context.Context, tx *sql.Tx, f *monban.Flow, 
 // give once it is committed: remaining is how many more tries are left
 // before the newest code, or the hour's failure budget, runs out.
 func (db *DB) recordFailure(ctx context.Context, tx *sql.Tx, f *monban.Flow, newest activeCode, now time.Time,
-	maxChecks int, failLimits []monban.Limit) (error, error) {
+	maxChecks int, failLimits []monban.Limit) (*monban.Error, error) {
 	_, err := tx.ExecContext(ctx, db.q(`UPDATE codes SET checks = checks + 1
 		WHERE flow_id = ? AND used_at = 0 AND expires_at > ? AND checks < ?`), f.ID, micros(now), maxChecks)
 	if err != nil {

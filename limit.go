@@ -1,0 +1,47 @@
+package monban
+
+import (
+	"strings"
+	"time"
+)
+
+// Limit is one fixed-window rate limit: at most Max events per Window for
+// Key, with windows aligned to unix time so every node counts in the same
+// window. Key names what is counted (e.g. "code:dest:h:+819012345678");
+// Err is the i18n key of the refusal (e.g. "limit.destination"). A Max of
+// zero or less means no limit.
+type Limit struct {
+	Key    string
+	Window time.Duration
+	Max    int
+	Err    string
+}
+
+// WindowStart returns the start of the window that holds now.
+func (l Limit) WindowStart(now time.Time) time.Time {
+	w := l.Window.Microseconds()
+	us := now.UnixMicro()
+	if w <= 0 {
+		return time.UnixMicro(us).UTC()
+	}
+	start := us - us%w
+	if us < 0 && us%w != 0 {
+		start -= w
+	}
+	return time.UnixMicro(start).UTC()
+}
+
+// LimitExceeded is the internal cause of a RateLimited error that came from
+// Limits: every limit that refused, so that callers can tell budgets (which
+// raise an alarm) from ordinary limits. It is never shown to clients.
+type LimitExceeded struct {
+	Limits []Limit
+}
+
+func (e *LimitExceeded) Error() string {
+	keys := make([]string, len(e.Limits))
+	for i, l := range e.Limits {
+		keys[i] = l.Key
+	}
+	return "limit exceeded: " + strings.Join(keys, ", ")
+}
