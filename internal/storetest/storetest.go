@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	}
 	tests = append(tests, outboxTests...)
 	tests = append(tests, identifierTests...)
+	tests = append(tests, codeTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
