@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -260,7 +261,7 @@ func ParseKannelDLR(r *http.Request, secret []byte) (Receipt, error) {
 	case kannelDelivered:
 		rc.Status = monban.MessageDelivered
 	case kannelFailed:
-		rc.Status, rc.Reason = monban.MessageFailed, orDefault(reply, "not delivered to the phone")
+		rc.Status, rc.Reason = monban.MessageFailed, cmp.Or(reply, "not delivered to the phone")
 	case kannelSMSCReject:
 		rc.Status, rc.Reason = monban.MessageFailed, "rejected by the SMSC"
 		if reply != "" {
@@ -289,13 +290,6 @@ func clip(s string, n int) string {
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // withoutQuery drops the query, which holds the sendsms password, from the
 // URL that net/http puts in its errors.
 func withoutQuery(err error) error {
@@ -309,4 +303,11 @@ func withoutQuery(err error) error {
 	}
 	u.RawQuery, u.User = "", nil
 	return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
