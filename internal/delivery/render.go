@@ -124,6 +124,7 @@ func (r *Renderer) Render(m *monban.Message, params map[string]any) (*Outgoing, 
 	}
 	data["app"], data["name"], data["lang"] = r.fromName, name, lang
 	out := &Outgoing{Message: m, IdempotencyKey: m.ID}
+	out.Code, _ = params["code"].(string)
 	var err error
 	switch m.Channel {
 	case monban.ChannelSMS:

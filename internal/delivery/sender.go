@@ -17,6 +17,9 @@ type Outgoing struct {
 	// IdempotencyKey is stable across retries of one message, for providers
 	// that deduplicate (sent as a header or parameter where supported).
 	IdempotencyKey string
+	// Code is the one-time code the message carries, if any. Only the dev
+	// outbox shows it; no sender sends it apart from Text and HTML or logs it.
+	Code string
 }
 
 // Sender hands a message to one provider. It returns the provider's id for
