@@ -20,21 +20,21 @@ import (
 	"github.com/monban-dev/monban/internal/delivery"
 )
 
-// seenRequest is what a fake provider got.
-type seenRequest struct {
+// providerRequest is what a fake provider got.
+type providerRequest struct {
 	method, path, contentType, body string
 	header                          http.Header
 	user, pass                      string
 }
 
-// fakeProvider answers every request with status and body and records it.
-func fakeProvider(t *testing.T, status int, body string) (*httptest.Server, <-chan seenRequest) {
+// fakeHTTPProvider answers every request with status and body and records it.
+func fakeHTTPProvider(t *testing.T, status int, body string) (*httptest.Server, <-chan providerRequest) {
 	t.Helper()
-	got := make(chan seenRequest, 4)
+	got := make(chan providerRequest, 4)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		user, pass, _ := r.BasicAuth()
-		got <- seenRequest{r.Method, r.URL.Path, r.Header.Get("Content-Type"), string(b), r.Header.Clone(), user, pass}
+		got <- providerRequest{r.Method, r.URL.Path, r.Header.Get("Content-Type"), string(b), r.Header.Clone(), user, pass}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
@@ -43,7 +43,7 @@ func fakeProvider(t *testing.T, status int, body string) (*httptest.Server, <-ch
 	return srv, got
 }
 
-func newProvider(t *testing.T, cfg delivery.HTTPProviderConfig) *delivery.HTTPProvider {
+func newHTTPProvider(t *testing.T, cfg delivery.HTTPProviderConfig) *delivery.HTTPProvider {
 	t.Helper()
 	p, err := delivery.NewHTTPProvider(cfg)
 	if err != nil {
@@ -52,7 +52,7 @@ func newProvider(t *testing.T, cfg delivery.HTTPProviderConfig) *delivery.HTTPPr
 	return p
 }
 
-func twilioLike(url string) delivery.HTTPProviderConfig {
+func twilioLikeConfig(url string) delivery.HTTPProviderConfig {
 	return delivery.HTTPProviderConfig{
 		Name: "twilio", Channel: monban.ChannelSMS,
 		URL:        url + "/2010-04-01/Accounts/AC123/Messages.json",
@@ -70,12 +70,12 @@ func twilioLike(url string) delivery.HTTPProviderConfig {
 }
 
 func TestHTTPProviderTwilioLikeForm(t *testing.T) {
-	srv, got := fakeProvider(t, 201, `{"sid": "SM0123", "status": "queued"}`)
-	p := newProvider(t, twilioLike(srv.URL))
+	srv, got := fakeHTTPProvider(t, 201, `{"sid": "SM0123", "status": "queued"}`)
+	p := newHTTPProvider(t, twilioLikeConfig(srv.URL))
 	if p.Provider() != "twilio" {
 		t.Fatalf("Provider = %q", p.Provider())
 	}
-	out := smsOut("msg_T", "+819012345678", "確認コード 123456")
+	out := smsOutgoing("msg_T", "+819012345678", "確認コード 123456")
 	id, err := p.Send(context.Background(), out)
 	if err != nil || id != "SM0123" {
 		t.Fatalf("Send = %q, %v; want SM0123", id, err)
@@ -102,8 +102,8 @@ func TestHTTPProviderTwilioLikeForm(t *testing.T) {
 }
 
 func TestHTTPProviderJSONNestedID(t *testing.T) {
-	srv, got := fakeProvider(t, 200, `{"status":"ok","result":{"message_id":"jp-42","count":1}}`)
-	p := newProvider(t, delivery.HTTPProviderConfig{
+	srv, got := fakeHTTPProvider(t, 200, `{"status":"ok","result":{"message_id":"jp-42","count":1}}`)
+	p := newHTTPProvider(t, delivery.HTTPProviderConfig{
 		Name: "jpsms", Channel: monban.ChannelSMS, URL: srv.URL + "/api/v1/send", BodyFormat: "json",
 		Headers: map[string]string{"X-API-Key": "k-123", "X-Request-Id": "{{.MessageID}}"},
 		Body: map[string]string{
@@ -112,7 +112,7 @@ func TestHTTPProviderJSONNestedID(t *testing.T) {
 		},
 		IDFrom: "result.message_id",
 	})
-	id, err := p.Send(context.Background(), smsOut("msg_J", "+819012345678", "コード: 123456"))
+	id, err := p.Send(context.Background(), smsOutgoing("msg_J", "+819012345678", "コード: 123456"))
 	if err != nil || id != "jp-42" {
 		t.Fatalf("Send = %q, %v; want jp-42", id, err)
 	}
@@ -128,14 +128,14 @@ func TestHTTPProviderJSONNestedID(t *testing.T) {
 		"mobilenumber": "09012345678", "smstext": "コード: 123456",
 		"options": map[string]any{"reference": "msg_J", "callback": ""},
 	}
-	if b, w := mustJSON(t, body), mustJSON(t, wantBody); b != w {
+	if b, w := providerJSON(t, body), providerJSON(t, wantBody); b != w {
 		t.Errorf("body %s, want %s", b, w)
 	}
 }
 
 func TestHTTPProviderVoiceTwiML(t *testing.T) {
-	srv, got := fakeProvider(t, 201, `{"sid": "CA1"}`)
-	p := newProvider(t, delivery.HTTPProviderConfig{
+	srv, got := fakeHTTPProvider(t, 201, `{"sid": "CA1"}`)
+	p := newHTTPProvider(t, delivery.HTTPProviderConfig{
 		Name: "twilio-voice", Channel: monban.ChannelVoice, URL: srv.URL + "/Calls.json",
 		Body: map[string]string{
 			"To":    "{{.To}}",
@@ -155,7 +155,7 @@ func TestHTTPProviderVoiceTwiML(t *testing.T) {
 		t.Errorf("Twiml = %q, want %q", form.Get("Twiml"), want)
 	}
 	// An SMS handed to a voice provider is refused before any request.
-	if _, err := p.Send(context.Background(), smsOut("msg_S", "+819012345678", "x")); err == nil {
+	if _, err := p.Send(context.Background(), smsOutgoing("msg_S", "+819012345678", "x")); err == nil {
 		t.Error("voice provider sent an SMS")
 	} else if _, ok := delivery.IsPermanent(err); !ok {
 		t.Errorf("err %v, want permanent", err)
@@ -185,9 +185,9 @@ func TestHTTPProviderAnswers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			srv, _ := fakeProvider(t, c.status, c.body)
-			p := newProvider(t, twilioLike(srv.URL))
-			id, err := p.Send(context.Background(), smsOut("msg_A", "+819012345678", "x"))
+			srv, _ := fakeHTTPProvider(t, c.status, c.body)
+			p := newHTTPProvider(t, twilioLikeConfig(srv.URL))
+			id, err := p.Send(context.Background(), smsOutgoing("msg_A", "+819012345678", "x"))
 			if err == nil {
 				t.Fatalf("Send = %q, want an error", id)
 			}
@@ -212,10 +212,10 @@ func TestHTTPProviderHangingServerTimesOut(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
-	cfg := twilioLike(srv.URL)
+	cfg := twilioLikeConfig(srv.URL)
 	cfg.Timeout = 50 * time.Millisecond
-	p := newProvider(t, cfg)
-	_, err := p.Send(context.Background(), smsOut("msg_H", "+819012345678", "x"))
+	p := newHTTPProvider(t, cfg)
+	_, err := p.Send(context.Background(), smsOutgoing("msg_H", "+819012345678", "x"))
 	if err == nil {
 		t.Fatal("Send succeeded against a hanging provider")
 	}
@@ -225,15 +225,15 @@ func TestHTTPProviderHangingServerTimesOut(t *testing.T) {
 }
 
 func TestHTTPProviderConnectionRefused(t *testing.T) {
-	p := newProvider(t, twilioLike("http://127.0.0.1:"+strconv.Itoa(freePort(t))))
-	_, err := p.Send(context.Background(), smsOut("msg_R", "+819012345678", "x"))
+	p := newHTTPProvider(t, twilioLikeConfig("http://127.0.0.1:"+strconv.Itoa(loopbackPort(t))))
+	_, err := p.Send(context.Background(), smsOutgoing("msg_R", "+819012345678", "x"))
 	if _, ok := delivery.IsPermanent(err); err == nil || ok {
 		t.Fatalf("err = %v, want temporary", err)
 	}
 }
 
 func TestNewHTTPProviderRefusesBadConfig(t *testing.T) {
-	base := twilioLike("https://api.example")
+	base := twilioLikeConfig("https://api.example")
 	bad := map[string]func(*delivery.HTTPProviderConfig){
 		"no name":          func(c *delivery.HTTPProviderConfig) { c.Name = "" },
 		"name with slash":  func(c *delivery.HTTPProviderConfig) { c.Name = "a/b" },
@@ -253,11 +253,11 @@ func TestNewHTTPProviderRefusesBadConfig(t *testing.T) {
 	}
 	// A template naming a field that does not exist fails at send time,
 	// without a request.
-	srv, got := fakeProvider(t, 200, `{"sid":"x"}`)
-	cfg := twilioLike(srv.URL)
+	srv, got := fakeHTTPProvider(t, 200, `{"sid":"x"}`)
+	cfg := twilioLikeConfig(srv.URL)
 	cfg.Body = map[string]string{"To": "{{.Nope}}"}
-	p := newProvider(t, cfg)
-	if _, err := p.Send(context.Background(), smsOut("msg_1", "+819012345678", "x")); err == nil {
+	p := newHTTPProvider(t, cfg)
+	if _, err := p.Send(context.Background(), smsOutgoing("msg_1", "+819012345678", "x")); err == nil {
 		t.Error("sent with a broken template")
 	}
 	select {
@@ -267,10 +267,10 @@ func TestNewHTTPProviderRefusesBadConfig(t *testing.T) {
 	}
 }
 
-var callbackNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+var providerCallbackNow = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
-func callbackCfg(clock monban.Clock) delivery.HTTPProviderConfig {
-	cfg := twilioLike("https://api.example")
+func providerCallbackCfg(clock monban.Clock) delivery.HTTPProviderConfig {
+	cfg := twilioLikeConfig("https://api.example")
 	cfg.Clock = clock
 	cfg.CallbackIDField = "MessageSid"
 	cfg.CallbackStatusField = "MessageStatus"
@@ -278,7 +278,7 @@ func callbackCfg(clock monban.Clock) delivery.HTTPProviderConfig {
 	return cfg
 }
 
-func callbackRequest(contentType, body, signature string) *http.Request {
+func providerCallbackRequest(contentType, body, signature string) *http.Request {
 	r := httptest.NewRequest(http.MethodPost, "/hooks/provider/twilio/status", strings.NewReader(body))
 	r.Header.Set("Content-Type", contentType)
 	if signature != "" {
@@ -288,8 +288,8 @@ func callbackRequest(contentType, body, signature string) *http.Request {
 }
 
 func TestParseHTTPProviderCallback(t *testing.T) {
-	clock := clocktest.New(callbackNow)
-	cfg := callbackCfg(clock)
+	clock := clocktest.New(providerCallbackNow)
+	cfg := providerCallbackCfg(clock)
 	sign := func(body string, at time.Time) string {
 		return delivery.SignHTTPProviderCallback(cfg.CallbackSecret, at, []byte(body))
 	}
@@ -308,7 +308,7 @@ func TestParseHTTPProviderCallback(t *testing.T) {
 			delivery.Receipt{Provider: "twilio", ProviderID: "SM1", Status: monban.MessageSent}},
 	}
 	for _, c := range cases {
-		rc, err := delivery.ParseHTTPProviderCallback(callbackRequest(form, c.body, sign(c.body, callbackNow.Add(-time.Minute))), cfg)
+		rc, err := delivery.ParseHTTPProviderCallback(providerCallbackRequest(form, c.body, sign(c.body, providerCallbackNow.Add(-time.Minute))), cfg)
 		if err != nil || rc != c.want {
 			t.Errorf("%s: %+v, %v; want %+v", c.body, rc, err, c.want)
 		}
@@ -320,7 +320,7 @@ func TestParseHTTPProviderCallback(t *testing.T) {
 	jcfg.CallbackStatusField, jcfg.CallbackReasonField = "data.state", "data.error.text"
 	jcfg.DeliveredStatuses, jcfg.FailedStatuses, jcfg.SentStatuses = []string{"DELIVRD"}, []string{"UNDELIV", "REJECTD"}, []string{"ENROUTE"}
 	jbody := `{"data":{"id":"jp-1","reference":"msg_J","state":"UNDELIV","error":{"text":"圏外"}}}`
-	rc, err := delivery.ParseHTTPProviderCallback(callbackRequest("application/json; charset=utf-8", jbody, sign(jbody, callbackNow)), jcfg)
+	rc, err := delivery.ParseHTTPProviderCallback(providerCallbackRequest("application/json; charset=utf-8", jbody, sign(jbody, providerCallbackNow)), jcfg)
 	want := delivery.Receipt{Provider: "twilio", ProviderID: "jp-1", MessageID: "msg_J", Status: monban.MessageFailed, Reason: "undeliv: 圏外"}
 	if err != nil || rc != want {
 		t.Errorf("JSON callback: %+v, %v; want %+v", rc, err, want)
@@ -328,26 +328,26 @@ func TestParseHTTPProviderCallback(t *testing.T) {
 
 	// Secret rotation: any one valid v1 is enough.
 	body := "MessageSid=SM1&MessageStatus=delivered"
-	old := delivery.SignHTTPProviderCallback([]byte("old secret"), callbackNow, []byte(body))
-	rotated := old + "," + strings.Split(sign(body, callbackNow), ",")[1]
-	if _, err := delivery.ParseHTTPProviderCallback(callbackRequest(form, body, rotated), cfg); err != nil {
+	old := delivery.SignHTTPProviderCallback([]byte("old secret"), providerCallbackNow, []byte(body))
+	rotated := old + "," + strings.Split(sign(body, providerCallbackNow), ",")[1]
+	if _, err := delivery.ParseHTTPProviderCallback(providerCallbackRequest(form, body, rotated), cfg); err != nil {
 		t.Errorf("rotated signature refused: %v", err)
 	}
 
-	good := sign(body, callbackNow)
+	good := sign(body, providerCallbackNow)
 	bad := map[string]*http.Request{
-		"unsigned":          callbackRequest(form, body, ""),
-		"forged":            callbackRequest(form, body, "t="+strconv.FormatInt(callbackNow.Unix(), 10)+",v1="+strings.Repeat("ab", 32)),
-		"other secret":      callbackRequest(form, body, delivery.SignHTTPProviderCallback([]byte("not the secret"), callbackNow, []byte(body))),
-		"body changed":      callbackRequest(form, "MessageSid=SM2&MessageStatus=delivered", good),
-		"timestamp changed": callbackRequest(form, body, strings.Replace(good, "t="+strconv.FormatInt(callbackNow.Unix(), 10), "t="+strconv.FormatInt(callbackNow.Unix()+1, 10), 1)),
-		"stale":             callbackRequest(form, body, sign(body, callbackNow.Add(-5*time.Minute-time.Second))),
-		"from the future":   callbackRequest(form, body, sign(body, callbackNow.Add(5*time.Minute+time.Second))),
-		"no timestamp":      callbackRequest(form, body, "v1="+strings.Split(good, "v1=")[1]),
-		"unknown status":    callbackRequest(form, "MessageSid=SM1&MessageStatus=teleported", sign("MessageSid=SM1&MessageStatus=teleported", callbackNow)),
-		"no id":             callbackRequest(form, "MessageStatus=delivered", sign("MessageStatus=delivered", callbackNow)),
-		"no status":         callbackRequest(form, "MessageSid=SM1", sign("MessageSid=SM1", callbackNow)),
-		"JSON not JSON":     callbackRequest("application/json", body, good),
+		"unsigned":          providerCallbackRequest(form, body, ""),
+		"forged":            providerCallbackRequest(form, body, "t="+strconv.FormatInt(providerCallbackNow.Unix(), 10)+",v1="+strings.Repeat("ab", 32)),
+		"other secret":      providerCallbackRequest(form, body, delivery.SignHTTPProviderCallback([]byte("not the secret"), providerCallbackNow, []byte(body))),
+		"body changed":      providerCallbackRequest(form, "MessageSid=SM2&MessageStatus=delivered", good),
+		"timestamp changed": providerCallbackRequest(form, body, strings.Replace(good, "t="+strconv.FormatInt(providerCallbackNow.Unix(), 10), "t="+strconv.FormatInt(providerCallbackNow.Unix()+1, 10), 1)),
+		"stale":             providerCallbackRequest(form, body, sign(body, providerCallbackNow.Add(-5*time.Minute-time.Second))),
+		"from the future":   providerCallbackRequest(form, body, sign(body, providerCallbackNow.Add(5*time.Minute+time.Second))),
+		"no timestamp":      providerCallbackRequest(form, body, "v1="+strings.Split(good, "v1=")[1]),
+		"unknown status":    providerCallbackRequest(form, "MessageSid=SM1&MessageStatus=teleported", sign("MessageSid=SM1&MessageStatus=teleported", providerCallbackNow)),
+		"no id":             providerCallbackRequest(form, "MessageStatus=delivered", sign("MessageStatus=delivered", providerCallbackNow)),
+		"no status":         providerCallbackRequest(form, "MessageSid=SM1", sign("MessageSid=SM1", providerCallbackNow)),
+		"JSON not JSON":     providerCallbackRequest("application/json", body, good),
 	}
 	for name, r := range bad {
 		if rc, err := delivery.ParseHTTPProviderCallback(r, cfg); err == nil {
@@ -356,31 +356,31 @@ func TestParseHTTPProviderCallback(t *testing.T) {
 	}
 	// The same signed callback is accepted (idempotently) within five
 	// minutes, and refused once the clock has moved past the window.
-	if _, err := delivery.ParseHTTPProviderCallback(callbackRequest(form, body, good), cfg); err != nil {
+	if _, err := delivery.ParseHTTPProviderCallback(providerCallbackRequest(form, body, good), cfg); err != nil {
 		t.Fatalf("fresh callback refused: %v", err)
 	}
 	clock.Advance(4 * time.Minute)
-	if _, err := delivery.ParseHTTPProviderCallback(callbackRequest(form, body, good), cfg); err != nil {
+	if _, err := delivery.ParseHTTPProviderCallback(providerCallbackRequest(form, body, good), cfg); err != nil {
 		t.Errorf("replay within the window refused: %v", err)
 	}
 	clock.Advance(time.Minute + time.Second)
-	if rc, err := delivery.ParseHTTPProviderCallback(callbackRequest(form, body, good), cfg); err == nil {
+	if rc, err := delivery.ParseHTTPProviderCallback(providerCallbackRequest(form, body, good), cfg); err == nil {
 		t.Errorf("replay after the window accepted as %+v", rc)
 	}
 	// No secret configured: nothing is accepted.
 	nosecret := cfg
 	nosecret.CallbackSecret = nil
-	if _, err := delivery.ParseHTTPProviderCallback(callbackRequest(form, body, good), nosecret); err == nil {
+	if _, err := delivery.ParseHTTPProviderCallback(providerCallbackRequest(form, body, good), nosecret); err == nil {
 		t.Error("accepted with no secret configured")
 	}
 }
 
 func FuzzParseHTTPProviderCallback(f *testing.F) {
-	cfg := callbackCfg(clocktest.New(callbackNow))
+	cfg := providerCallbackCfg(clocktest.New(providerCallbackNow))
 	body := "MessageSid=SM1&MessageStatus=delivered"
-	f.Add(delivery.SignHTTPProviderCallback(cfg.CallbackSecret, callbackNow, []byte(body)), "application/x-www-form-urlencoded", []byte(body))
+	f.Add(delivery.SignHTTPProviderCallback(cfg.CallbackSecret, providerCallbackNow, []byte(body)), "application/x-www-form-urlencoded", []byte(body))
 	jbody := `{"MessageSid":"SM1","MessageStatus":"undelivered","ErrorCode":30003}`
-	f.Add(delivery.SignHTTPProviderCallback(cfg.CallbackSecret, callbackNow, []byte(jbody)), "application/json", []byte(jbody))
+	f.Add(delivery.SignHTTPProviderCallback(cfg.CallbackSecret, providerCallbackNow, []byte(jbody)), "application/json", []byte(jbody))
 	f.Add("t=1,v1=00", "", []byte("MessageSid=SM1&MessageStatus=delivered"))
 	f.Add("", "application/json", []byte("{"))
 	f.Fuzz(func(t *testing.T, signature, contentType string, body []byte) {
@@ -391,7 +391,7 @@ func FuzzParseHTTPProviderCallback(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !validSignature(cfg.CallbackSecret, signature, body, callbackNow, 5*time.Minute) {
+		if !validProviderSignature(cfg.CallbackSecret, signature, body, providerCallbackNow, 5*time.Minute) {
 			t.Fatalf("accepted %q with signature %q: %+v", body, signature, rc)
 		}
 		switch rc.Status {
@@ -402,9 +402,9 @@ func FuzzParseHTTPProviderCallback(f *testing.F) {
 	})
 }
 
-// validSignature checks the documented scheme independently of the code
+// validProviderSignature checks the documented scheme independently of the code
 // under test.
-func validSignature(secret []byte, header string, body []byte, now time.Time, window time.Duration) bool {
+func validProviderSignature(secret []byte, header string, body []byte, now time.Time, window time.Duration) bool {
 	var ts string
 	var sigs []string
 	for _, part := range strings.Split(header, ",") {
@@ -434,7 +434,7 @@ func validSignature(secret []byte, header string, body []byte, now time.Time, wi
 	return false
 }
 
-func mustJSON(t *testing.T, v any) string {
+func providerJSON(t *testing.T, v any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -62,7 +62,7 @@ func startKannel(t *testing.T) *kannelGateway {
 	t.Helper()
 	requireKannel(t)
 	dir := t.TempDir()
-	admin, boxPort, sendsms, smsc := freePort(t), freePort(t), freePort(t), freePort(t)
+	admin, boxPort, sendsms, smsc := loopbackPort(t), loopbackPort(t), loopbackPort(t), loopbackPort(t)
 	g := &kannelGateway{
 		SendSMSURL: fmt.Sprintf("http://127.0.0.1:%d/cgi-bin/sendsms", sendsms),
 		Username:   "monban",
@@ -71,7 +71,7 @@ func startKannel(t *testing.T) *kannelGateway {
 		adminURL:   fmt.Sprintf("http://127.0.0.1:%d/status.txt?password=adminpw", admin),
 	}
 	conf := filepath.Join(dir, "kannel.conf")
-	writeFile(t, conf, fmt.Sprintf(kannelConf, admin, boxPort, dir, smsc, boxPort, sendsms, dir, g.Username, g.Password))
+	writeKannelFile(t, conf, fmt.Sprintf(kannelConf, admin, boxPort, dir, smsc, boxPort, sendsms, dir, g.Username, g.Password))
 	t.Cleanup(func() {
 		if t.Failed() {
 			g.dumpLogs(t)
@@ -80,26 +80,26 @@ func startKannel(t *testing.T) *kannelGateway {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	bb := startProcess(t, dir, "bearerbox", bearerboxBin, "-v", "0", conf)
+	bb := startKannelProcess(t, dir, "bearerbox", bearerboxBin, "-v", "0", conf)
 	// The admin page answers once bearerbox has read its configuration and
 	// the fake SMSC listens; fakesmsc does not retry, so wait for it.
 	g.poll(ctx, t, "bearerbox admin port", func() (bool, string) {
-		s, err := httpGetText(g.adminURL)
-		return err == nil && strings.Contains(s, "Status: running"), errText(err, s)
+		s, err := kannelGet(g.adminURL)
+		return err == nil && strings.Contains(s, "Status: running"), kannelErrText(err, s)
 	}, bb)
 	// -m 0: send no mobile-originated messages, only print what arrives.
-	fake := startProcess(t, dir, "fakesmsc", fakesmscBin, "-H", "127.0.0.1", "-r", fmt.Sprint(smsc), "-i", "0", "-m", "0", "1 2 text nop")
-	sb := startProcess(t, dir, "smsbox", smsboxBin, "-v", "0", conf)
+	fake := startKannelProcess(t, dir, "fakesmsc", fakesmscBin, "-H", "127.0.0.1", "-r", fmt.Sprint(smsc), "-i", "0", "-m", "0", "1 2 text nop")
+	sb := startKannelProcess(t, dir, "smsbox", smsboxBin, "-v", "0", conf)
 	g.poll(ctx, t, "fake SMSC and smsbox connected", func() (bool, string) {
-		s, err := httpGetText(g.adminURL)
-		return err == nil && strings.Contains(s, "(online ") && strings.Contains(s, "smsbox:"), errText(err, s)
+		s, err := kannelGet(g.adminURL)
+		return err == nil && strings.Contains(s, "(online ") && strings.Contains(s, "smsbox:"), kannelErrText(err, s)
 	}, bb, fake, sb)
 	g.poll(ctx, t, "smsbox sendsms port", func() (bool, string) {
 		c, err := net.Dial("tcp", strings.TrimPrefix(strings.Split(g.SendSMSURL, "/cgi-bin")[0], "http://"))
 		if err == nil {
 			c.Close()
 		}
-		return err == nil, errText(err, "")
+		return err == nil, kannelErrText(err, "")
 	}, bb, fake, sb)
 	return g
 }
@@ -139,13 +139,13 @@ concatenation = true
 black-list-regex = "^\+1900"
 `
 
-// process is a child process and a channel closed when it exits.
-type process struct {
+// kannelProcess is a child process and a channel closed when it exits.
+type kannelProcess struct {
 	name   string
 	exited chan struct{}
 }
 
-func startProcess(t *testing.T, dir, name, bin string, args ...string) *process {
+func startKannelProcess(t *testing.T, dir, name, bin string, args ...string) *kannelProcess {
 	t.Helper()
 	out, err := os.Create(filepath.Join(dir, name+".out"))
 	if err != nil {
@@ -158,7 +158,7 @@ func startProcess(t *testing.T, dir, name, bin string, args ...string) *process 
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &process{name: name, exited: make(chan struct{})}
+	p := &kannelProcess{name: name, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
 		out.Close()
@@ -173,7 +173,7 @@ func startProcess(t *testing.T, dir, name, bin string, args ...string) *process 
 
 // poll calls check with growing pauses until it holds, the context ends or
 // one of the processes exits.
-func (g *kannelGateway) poll(ctx context.Context, t *testing.T, what string, check func() (bool, string), procs ...*process) {
+func (g *kannelGateway) poll(ctx context.Context, t *testing.T, what string, check func() (bool, string), procs ...*kannelProcess) {
 	t.Helper()
 	delay := 5 * time.Millisecond
 	for {
@@ -224,7 +224,7 @@ func (g *kannelGateway) dumpLogs(t *testing.T) {
 	}
 }
 
-func freePort(t *testing.T) int {
+func loopbackPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -234,14 +234,14 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func writeFile(t *testing.T, path, text string) {
+func writeKannelFile(t *testing.T, path, text string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func httpGetText(u string) (string, error) {
+func kannelGet(u string) (string, error) {
 	c := &http.Client{Timeout: time.Second}
 	resp, err := c.Get(u)
 	if err != nil {
@@ -252,7 +252,7 @@ func httpGetText(u string) (string, error) {
 	return string(b), err
 }
 
-func errText(err error, s string) string {
+func kannelErrText(err error, s string) string {
 	if err != nil {
 		return err.Error()
 	}

@@ -14,12 +14,13 @@ import (
 	"unicode/utf16"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/clocktest"
 	"github.com/monban-dev/monban/internal/delivery"
 )
 
 var dlrSecret = []byte("0123456789abcdef0123456789abcdef")
 
-func smsOut(id, to, text string) *delivery.Outgoing {
+func smsOutgoing(id, to, text string) *delivery.Outgoing {
 	return &delivery.Outgoing{
 		Message:        &monban.Message{ID: id, Channel: monban.ChannelSMS, Destination: to},
 		Text:           text,
@@ -65,7 +66,7 @@ func TestKannelRealGateway(t *testing.T) {
 		{"msg_EN", "monban code: 654321. Valid for 10 minutes.", "text"},
 	}
 	for _, c := range cases {
-		id, err := k.Send(context.Background(), smsOut(c.id, "+819012345678", c.text))
+		id, err := k.Send(context.Background(), smsOutgoing(c.id, "+819012345678", c.text))
 		if err != nil {
 			t.Fatalf("Send %s: %v", c.id, err)
 		}
@@ -128,7 +129,7 @@ func TestKannelRealGateway(t *testing.T) {
 			SendSMSURL: gw.SendSMSURL, Username: gw.Username, Password: "wrong",
 			DLRBaseURL: srv.URL, Timeout: 5 * time.Second,
 		}, dlrSecret)
-		_, err := bad.Send(context.Background(), smsOut("msg_PW", "+819012345678", "x"))
+		_, err := bad.Send(context.Background(), smsOutgoing("msg_PW", "+819012345678", "x"))
 		p, ok := delivery.IsPermanent(err)
 		if !ok || !strings.Contains(p.Reason, "Authorization failed") {
 			t.Fatalf("err = %v, want permanent with Kannel's reason", err)
@@ -138,7 +139,7 @@ func TestKannelRealGateway(t *testing.T) {
 		}
 	})
 	t.Run("number refused by Kannel is permanent", func(t *testing.T) {
-		_, err := k.Send(context.Background(), smsOut("msg_BL", "+19005550100", "x"))
+		_, err := k.Send(context.Background(), smsOutgoing("msg_BL", "+19005550100", "x"))
 		p, ok := delivery.IsPermanent(err)
 		if !ok || !strings.Contains(p.Reason, "denied") {
 			t.Fatalf("err = %v, want permanent with Kannel's reason", err)
@@ -181,13 +182,13 @@ func parseFakesmsc(t *testing.T, out string) map[string]fakeSMS {
 }
 
 func TestKannelConnectionRefusedIsTemporary(t *testing.T) {
-	port := freePort(t) // closed again: nothing listens there
+	port := loopbackPort(t) // closed again: nothing listens there
 	k := delivery.NewKannel(delivery.KannelConfig{
 		SendSMSURL: "http://127.0.0.1:" + strconv.Itoa(port) + "/cgi-bin/sendsms",
 		Username:   "monban", Password: "pw-in-url", DLRBaseURL: "https://monban.example",
 		Timeout: time.Second,
 	}, dlrSecret)
-	_, err := k.Send(context.Background(), smsOut("msg_1", "+819012345678", "x"))
+	_, err := k.Send(context.Background(), smsOutgoing("msg_1", "+819012345678", "x"))
 	if err == nil {
 		t.Fatal("Send succeeded with Kannel down")
 	}
@@ -232,7 +233,7 @@ func TestKannelAnswers(t *testing.T) {
 	for _, c := range cases {
 		srv, _ := fakeSMSBox(t, c.status, c.body)
 		k := delivery.NewKannel(delivery.KannelConfig{SendSMSURL: srv.URL, DLRBaseURL: "https://m.example"}, dlrSecret)
-		id, err := k.Send(context.Background(), smsOut("msg_1", "+819012345678", "x"))
+		id, err := k.Send(context.Background(), smsOutgoing("msg_1", "+819012345678", "x"))
 		if c.ok {
 			if err != nil || id != "msg_1" {
 				t.Errorf("%d %q: id %q err %v, want msg_1", c.status, c.body, id, err)
@@ -261,7 +262,7 @@ func TestKannelHangingSMSBoxTimesOut(t *testing.T) {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
 	k := delivery.NewKannel(delivery.KannelConfig{SendSMSURL: srv.URL, DLRBaseURL: "https://m.example", Timeout: 50 * time.Millisecond}, dlrSecret)
-	_, err := k.Send(context.Background(), smsOut("msg_1", "+819012345678", "x"))
+	_, err := k.Send(context.Background(), smsOutgoing("msg_1", "+819012345678", "x"))
 	if err == nil {
 		t.Fatal("Send succeeded against a hanging smsbox")
 	}
@@ -272,12 +273,12 @@ func TestKannelHangingSMSBoxTimesOut(t *testing.T) {
 
 func TestKannelRequest(t *testing.T) {
 	srv, got := fakeSMSBox(t, 202, "0: Accepted for delivery")
-	clock := fixedClock(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
+	clock := clocktest.New(time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC))
 	k := delivery.NewKannel(delivery.KannelConfig{
 		SendSMSURL: srv.URL, Username: "u", Password: "p", From: "MONBAN", SMSC: "smpp1",
 		DLRBaseURL: "https://monban.example/", Clock: clock,
 	}, dlrSecret)
-	out := smsOut("msg_Q", "+819012345678", "確認コード 123456")
+	out := smsOutgoing("msg_Q", "+819012345678", "確認コード 123456")
 	out.Message.ExpiresAt = clock.Now().Add(10 * time.Minute)
 	if _, err := k.Send(context.Background(), out); err != nil {
 		t.Fatal(err)
@@ -308,7 +309,7 @@ func TestKannelRequest(t *testing.T) {
 	// Number formats.
 	for format, want := range map[string]string{"": "+819012345678", "plus": "+819012345678", "00": "00819012345678", "digits": "819012345678"} {
 		k := delivery.NewKannel(delivery.KannelConfig{SendSMSURL: srv.URL, DLRBaseURL: "https://m.example", NumberFormat: format}, dlrSecret)
-		if _, err := k.Send(context.Background(), smsOut("msg_N", "+819012345678", "hi")); err != nil {
+		if _, err := k.Send(context.Background(), smsOutgoing("msg_N", "+819012345678", "hi")); err != nil {
 			t.Fatal(err)
 		}
 		q := <-got
@@ -321,7 +322,7 @@ func TestKannelRequest(t *testing.T) {
 	}
 	// Not E.164 or not SMS: permanent, and smsbox never asked.
 	for _, out := range []*delivery.Outgoing{
-		smsOut("msg_X", "09012345678", "x"),
+		smsOutgoing("msg_X", "09012345678", "x"),
 		{Message: &monban.Message{ID: "msg_V", Channel: monban.ChannelVoice, Destination: "+819012345678"}},
 	} {
 		if _, err := k.Send(context.Background(), out); err == nil {
@@ -343,7 +344,7 @@ func signedDLR(t *testing.T, secret []byte, id string, typ, reply string) string
 	t.Helper()
 	srv, got := fakeSMSBox(t, 202, "0: Accepted for delivery")
 	k := delivery.NewKannel(delivery.KannelConfig{SendSMSURL: srv.URL, DLRBaseURL: "https://m.example"}, secret)
-	if _, err := k.Send(context.Background(), smsOut(id, "+819012345678", "x")); err != nil {
+	if _, err := k.Send(context.Background(), smsOutgoing(id, "+819012345678", "x")); err != nil {
 		t.Fatal(err)
 	}
 	u := (<-got).Get("dlr-url")
@@ -422,7 +423,3 @@ func FuzzParseKannelDLR(f *testing.F) {
 		}
 	})
 }
-
-type fixedClock time.Time
-
-func (c fixedClock) Now() time.Time { return time.Time(c) }
