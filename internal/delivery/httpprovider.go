@@ -214,11 +214,21 @@ func (p *HTTPProvider) request(ctx context.Context, out *Outgoing) (*http.Reques
 		}
 		body = []byte(form.Encode())
 	}
+	target := p.cfg.URL
 	var rd io.Reader
-	if len(p.body) > 0 || p.cfg.Method != http.MethodGet {
+	if p.cfg.Method == http.MethodGet && p.cfg.BodyFormat == "form" {
+		// Older APIs take GET with the fields in the query.
+		sep := "?"
+		if strings.Contains(target, "?") {
+			sep = "&"
+		}
+		if len(body) > 0 {
+			target += sep + string(body)
+		}
+	} else {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, p.cfg.Method, p.cfg.URL, rd)
+	req, err := http.NewRequestWithContext(ctx, p.cfg.Method, target, rd)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p.cfg.Name, err)
 	}

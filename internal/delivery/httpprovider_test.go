@@ -442,3 +442,24 @@ func providerJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+func TestHTTPProviderGETQuery(t *testing.T) {
+	got := make(chan *url.URL, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u := *r.URL
+		got <- &u
+		_, _ = io.WriteString(w, `{"id": 7}`)
+	}))
+	t.Cleanup(srv.Close)
+	p := newHTTPProvider(t, delivery.HTTPProviderConfig{
+		Name: "legacy", Channel: monban.ChannelSMS, Method: "get", URL: srv.URL + "/send?apikey=k",
+		Body: map[string]string{"tel": "{{.ToNational}}", "msg": "{{.Text}}"}, IDFrom: "id",
+	})
+	if id, err := p.Send(context.Background(), smsOutgoing("msg_G", "+819012345678", "コード 1")); err != nil || id != "7" {
+		t.Fatalf("Send = %q, %v; want the numeric id as text", id, err)
+	}
+	q := (<-got).Query()
+	if q.Get("apikey") != "k" || q.Get("tel") != "09012345678" || q.Get("msg") != "コード 1" {
+		t.Errorf("query %v", q)
+	}
+}

@@ -50,7 +50,9 @@ const (
 	KannelNumberDigits = "digits"
 )
 
-// KannelConfig says how to reach Kannel's smsbox.
+// KannelConfig says how to reach Kannel's smsbox. The sendsms-user in
+// kannel.conf needs max-messages above 1 and concatenation = true, or smsbox
+// cuts a Japanese text after one 70-character part.
 type KannelConfig struct {
 	SendSMSURL string // e.g. http://127.0.0.1:13013/cgi-bin/sendsms
 	Username   string // a sendsms-user
