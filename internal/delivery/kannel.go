@@ -114,7 +114,9 @@ func (k *Kannel) Send(ctx context.Context, out *Outgoing) (string, error) {
 		return "", errors.New("kannel: no DLR secret configured")
 	}
 	to, err := kannelNumber(m.Destination, k.cfg.NumberFormat)
-	if err != nil {
+	if errors.Is(err, errKannelFormat) {
+		return "", err // configuration: temporary, so the message waits for a fix
+	} else if err != nil {
 		return "", Permanent("invalid number", err)
 	}
 	u, err := url.Parse(k.cfg.SendSMSURL)
@@ -206,6 +208,8 @@ func classifyKannel(status int, body string) error {
 	}
 }
 
+var errKannelFormat = errors.New("kannel: unknown number format")
+
 // kannelNumber writes an E.164 number as the configured format wants.
 func kannelNumber(e164, format string) (string, error) {
 	digits, ok := strings.CutPrefix(e164, "+")
@@ -220,7 +224,7 @@ func kannelNumber(e164, format string) (string, error) {
 	case KannelNumberDigits:
 		return digits, nil
 	}
-	return "", fmt.Errorf("kannel: unknown number format %q", format)
+	return "", fmt.Errorf("%w %q", errKannelFormat, format)
 }
 
 // gsmSafe reports whether text fits the GSM 7-bit default alphabet well
