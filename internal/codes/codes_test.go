@@ -27,7 +27,7 @@ var start = time.Date(2026, 4, 1, 10, 20, 0, 0, time.UTC)
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    *sqlstore.DB
 	path  string // SQLite file
 	clock *clocktest.Clock
