@@ -65,6 +65,14 @@ func applyEnv(cfg *node.Config, getenv func(string) string) error {
 			var n int64
 			n, err = strconv.ParseInt(raw, 10, 64)
 			f.SetInt(n)
+		case []string:
+			var xs []string
+			for _, x := range strings.Split(raw, ",") {
+				if x = strings.TrimSpace(x); x != "" {
+					xs = append(xs, x)
+				}
+			}
+			f.Set(reflect.ValueOf(xs))
 		case uint32, uint8:
 			var n uint64
 			n, err = strconv.ParseUint(raw, 10, f.Type().Bits())

@@ -43,7 +43,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if cfg.Dev {
 		log.Warn("DEVELOPMENT MODE: dev outbox on, cookies without Secure — never use in production")
 	}
+	// Background work (the outbox worker) stops with the server and finishes
+	// the sends in flight before the process exits.
+	bg, stopBg := context.WithCancel(context.Background())
+	bgDone := make(chan error, 1)
+	go func() { bgDone <- a.Run(bg) }()
+	defer func() { stopBg(); <-bgDone }()
 	fmt.Fprintf(stdout, "monban serving on %s://%s\n", scheme, ln.Addr())
+	if cfg.Dev {
+		fmt.Fprintf(stdout, "dev outbox: %s://%s/dev/outbox\n", scheme, ln.Addr())
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(), "dev", cfg.Dev)
 	return serveUntil(ctx, &http.Server{
 		Handler: a.Web.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,

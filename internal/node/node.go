@@ -6,21 +6,20 @@ package node
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/apikey"
+	"github.com/monban-dev/monban/internal/codes"
+	"github.com/monban-dev/monban/internal/delivery"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/password"
+	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/web"
 )
@@ -45,7 +44,10 @@ type Node struct {
 	Hasher   *password.Hasher
 	Accounts *account.Service
 	Keys     *apikey.Keys
+	Codes    *codes.Service
+	Worker   *delivery.Worker
 	Web      *web.Server
+	log      *slog.Logger
 }
 
 // OpenStore opens and migrates the configured database.
@@ -76,17 +78,89 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	accounts := account.New(db, hasher, password.NewPolicy("monban", "門番"), normalizer{}, clock, rand.Reader,
 		account.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute})
 	keys := apikey.New(db, clock)
+	box, err := seal.New(secret)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	codeCfg := codes.DefaultConfig()
+	if cfg.CodeDigits != 0 {
+		for _, p := range monban.Purposes {
+			codeCfg.Digits[p] = cfg.CodeDigits
+		}
+	}
+	if cfg.CodeLifetime != 0 {
+		codeCfg.Lifetime = cfg.CodeLifetime
+	}
+	if len(cfg.SMSRegions) > 0 {
+		codeCfg.AllowedRegions = cfg.SMSRegions
+	}
+	if cfg.SMSBudgetPerHour != 0 {
+		codeCfg.SMSGlobalPerHour = cfg.SMSBudgetPerHour
+	}
+	codeSvc, err := codes.New(db, box, clock, rand.Reader, secret, codeCfg, log)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("codes: %w", err)
+	}
+	senders, parsers, err := channels(cfg, db, secret, clock)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	renderer, err := delivery.NewRenderer(cfg.MailFromName, cfg.MailFrom)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	worker := delivery.New(db, senders, box, renderer, clock, log, delivery.Config{Concurrency: cfg.OutboxWorkers})
 	metrics := web.NewMetrics()
+	metrics.Outbox(worker)
+	metrics.Budget(codeSvc, log)
 	metrics.GaugeFunc("monban_password_hashes_in_flight", "Password hashes running now.", func() float64 { return float64(hasher.InFlight()) })
 	accounts.OnSignInOutcome(func(o string) { metrics.SignIns.WithLabelValues(o).Inc() })
-	srv, err := web.New(web.Config{Dev: cfg.Dev, TLS: cfg.TLSCert != "", Secret: secret}, web.Deps{
+	var dev web.DevOutbox
+	if cfg.Dev {
+		dev = devOutbox{db}
+	}
+	srv, err := web.New(web.Config{Dev: cfg.Dev, TLS: cfg.TLSCert != "", Secret: secret, SenderDomain: domainOf(cfg.MailFrom)}, web.Deps{
 		Accounts: accounts, Keys: keys, DB: db, Clock: clock, Log: log, Metrics: metrics, OpenAPI: monban.OpenAPI,
+		Codes: codeSvc, Outbox: worker, Receipts: db, Parsers: parsers, DevOutbox: dev,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Web: srv}, nil
+	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc,
+		Worker: worker, Web: srv, log: log}, nil
+}
+
+// Run runs the node's background work — the outbox worker and the pruning
+// of old limit windows — until ctx ends.
+func (n *Node) Run(ctx context.Context) error {
+	go n.prune(ctx)
+	return n.Worker.Run(ctx)
+}
+
+// prune drops expired limit windows once an hour.
+func (n *Node) prune(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := n.DB.PruneLimitCounters(ctx, time.Now()); err != nil {
+				n.log.Warn("prune limit counters", "err", err)
+			}
+		}
+	}
+}
+
+func domainOf(addr string) string {
+	_, d, _ := strings.Cut(addr, "@")
+	return d
 }
 
 // Close releases the database.
@@ -99,74 +173,4 @@ func NewLogger(w io.Writer, level string) *slog.Logger {
 		l = slog.LevelInfo
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
-}
-
-// Config is monban's whole configuration. It is read from a YAML file
-// (--config or MONBAN_CONFIG), then MONBAN_* environment variables, then
-// flags, each overriding the one before. The README lists every key.
-type Config struct {
-	Addr     string `yaml:"addr" env:"MONBAN_ADDR"`
-	Data     string `yaml:"data" env:"MONBAN_DATA"`
-	Database string `yaml:"database" env:"MONBAN_DATABASE"` // PostgreSQL DSN; empty: SQLite in Data
-	Dev      bool   `yaml:"dev" env:"MONBAN_DEV"`
-	Secret   string `yaml:"secret" env:"MONBAN_SECRET"` // hex, ≥32 bytes; empty: Data/secret.key
-	LogLevel string `yaml:"log_level" env:"MONBAN_LOG_LEVEL"`
-	TLSCert  string `yaml:"tls_cert" env:"MONBAN_TLS_CERT"`
-	TLSKey   string `yaml:"tls_key" env:"MONBAN_TLS_KEY"`
-
-	SessionIdle     time.Duration `yaml:"session_idle_timeout" env:"MONBAN_SESSION_IDLE_TIMEOUT"`
-	SessionAbsolute time.Duration `yaml:"session_absolute_timeout" env:"MONBAN_SESSION_ABSOLUTE_TIMEOUT"`
-
-	HashMemoryKiB     uint32 `yaml:"password_hash_memory_kib" env:"MONBAN_PASSWORD_HASH_MEMORY_KIB"`
-	HashTime          uint32 `yaml:"password_hash_time" env:"MONBAN_PASSWORD_HASH_TIME"`
-	HashThreads       uint8  `yaml:"password_hash_threads" env:"MONBAN_PASSWORD_HASH_THREADS"`
-	HashMaxConcurrent int    `yaml:"password_hash_max_concurrent" env:"MONBAN_PASSWORD_HASH_MAX_CONCURRENT"`
-}
-
-// DefaultConfig is the configuration with nothing set.
-func DefaultConfig() Config {
-	return Config{
-		Addr: "127.0.0.1:8080", Data: "./monban-data", LogLevel: "info",
-		SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 30 * 24 * time.Hour,
-		HashMemoryKiB: 19456, HashTime: 2, HashThreads: 1,
-	}
-}
-
-// dsn is the database to open: the configured PostgreSQL DSN or the SQLite
-// file in the data directory.
-// DSN is the database to open.
-func (c Config) DSN() string {
-	if c.Database != "" {
-		return c.Database
-	}
-	return filepath.Join(c.Data, "monban.db")
-}
-
-// secret returns the server secret: configured, or kept in the data
-// directory (created on first start). Nodes that share a PostgreSQL
-// database must share MONBAN_SECRET.
-// SecretBytes returns the server secret.
-func (c Config) SecretBytes() ([]byte, error) {
-	if c.Secret != "" {
-		b, err := hex.DecodeString(c.Secret)
-		if err != nil || len(b) < 32 {
-			return nil, errors.New("config: secret must be at least 32 bytes, hex-encoded (e.g. `openssl rand -hex 32`)")
-		}
-		return b, nil
-	}
-	p := filepath.Join(c.Data, "secret.key")
-	if b, err := os.ReadFile(p); err == nil {
-		return hex.DecodeString(strings.TrimSpace(string(b)))
-	}
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(c.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
-	}
-	if err := os.WriteFile(p, []byte(hex.EncodeToString(b[:])+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("secret: %w", err)
-	}
-	return b[:], nil
 }

@@ -66,6 +66,15 @@ func setRetryAfter(w http.ResponseWriter, e *monban.Error, now time.Time) {
 	}
 }
 
+// withRetryTime adds the next allowed try, as a local time of day, to a
+// limit's message parameters: people are told when, not just "later".
+func withRetryTime(e *monban.Error, lang string) map[string]any {
+	if e.RetryAt.IsZero() {
+		return e.Params
+	}
+	return mergeParams(e.Params, map[string]any{"time": localClock(lang, e.RetryAt)})
+}
+
 // writeProblem renders err as problem+json in the request's language.
 func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	e := s.problemOf(r, err)
@@ -73,7 +82,7 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	status := statusOf[e.Code]
 	p := Problem{
 		Type: ProblemTypePrefix + string(e.Code), Status: status, Code: string(e.Code),
-		Title: s.cat.T(lang, "problem."+string(e.Code), nil), Detail: s.cat.T(lang, e.Key, e.Params),
+		Title: s.cat.T(lang, "problem."+string(e.Code), nil), Detail: s.cat.T(lang, e.Key, withRetryTime(e, lang)),
 		Key: e.Key, Field: e.Field,
 	}
 	if !e.RetryAt.IsZero() {
@@ -92,7 +101,7 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err erro
 	e := s.problemOf(r, err)
 	setRetryAfter(w, e, s.clock.Now())
 	v := s.view(w, r, "error.title")
-	v.Error = v.T(e.Key, e.Params)
+	v.Error = v.T(e.Key, withRetryTime(e, v.Lang))
 	v.Status = statusOf[e.Code]
 	s.render(w, r, v.Status, "error", v)
 }

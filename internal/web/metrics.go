@@ -1,6 +1,7 @@
 package web
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -51,4 +52,27 @@ func (m *Metrics) observe(route string, status int, d time.Duration) {
 
 func (m *Metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
+
+// Outbox counts every delivery attempt by channel, provider and outcome.
+func (m *Metrics) Outbox(w interface {
+	OnResult(func(channel, provider, outcome string))
+}) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "monban_outbox_sends_total", Help: "Outbox delivery attempts by channel, provider and outcome.",
+	}, []string{"channel", "provider", "outcome"})
+	m.Registry.MustRegister(c)
+	w.OnResult(func(ch, p, o string) { c.WithLabelValues(ch, p, o).Inc() })
+}
+
+// Budget counts SMS-pumping budget alarms and logs each one as an alarm.
+func (m *Metrics) Budget(codes interface{ OnBudgetAlarm(func(scope string)) }, log *slog.Logger) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "monban_sms_budget_exceeded_total", Help: "Code requests refused because an SMS budget was spent (alarm).",
+	}, []string{"scope"})
+	m.Registry.MustRegister(c)
+	codes.OnBudgetAlarm(func(scope string) {
+		c.WithLabelValues(scope).Inc()
+		log.Error("ALARM: SMS budget exceeded", "alarm", "sms_budget", "scope", scope)
+	})
 }

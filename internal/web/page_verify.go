@@ -185,9 +185,6 @@ func (s *Server) pageVerifyResend(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if e, ok := monban.AsError(rerr); ok && !e.RetryAt.IsZero() {
-		e.Params = mergeParams(e.Params, map[string]any{"time": localClock(v.Lang, e.RetryAt)})
-	}
 	return s.formError(w, r, v, "verify_help", rerr)
 }
 
