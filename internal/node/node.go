@@ -85,6 +85,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	}
 	codeCfg := codes.DefaultConfig()
 	if cfg.CodeDigits != 0 {
+		codeCfg.Digits = map[monban.Purpose]int{}
 		for _, p := range monban.Purposes {
 			codeCfg.Digits[p] = cfg.CodeDigits
 		}
