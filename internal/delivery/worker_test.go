@@ -34,7 +34,8 @@ func testBox(t testing.TB) *seal.Box {
 }
 
 // queueCode queues a code message the way internal/codes does.
-func queueCode(t testing.TB, db *sqlstore.DB, box *seal.Box, ch monban.Channel, dest, code string, at time.Time) *monban.Message {
+func queueCode(t testing.TB, db *sqlstore.DB, box *seal.Box, ch monban.Channel, dest, code string, at time.Time,
+	edit ...func(m *monban.Message)) *monban.Message {
 	t.Helper()
 	payload, err := json.Marshal(map[string]any{"code": code, "minutes": 10})
 	if err != nil {
@@ -44,6 +45,9 @@ func queueCode(t testing.TB, db *sqlstore.DB, box *seal.Box, ch monban.Channel, 
 		ID: monban.NewID("msg"), AccountID: "acc_1", Channel: ch, Destination: dest,
 		Template: "code.sign_in", Lang: "ja", Payload: box.Seal(payload),
 		NextAttemptAt: at, CreatedAt: at, UpdatedAt: at, ExpiresAt: at.Add(time.Hour),
+	}
+	for _, e := range edit {
+		e(m)
 	}
 	if err := db.EnqueueMessage(ctx, m); err != nil {
 		t.Fatal(err)

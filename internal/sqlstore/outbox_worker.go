@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -15,60 +14,56 @@ import (
 // change is conditional on the state the caller saw, so a worker whose lease
 // ran out, or a late or repeated receipt, cannot overwrite a newer state.
 
-// dueWhere selects messages a worker may take: queued, or left "sending" by
-// a worker whose lease ran out (a node that died mid-send). Its one
-// parameter is now.
-const dueWhere = `(status = 'queued' OR (status = 'sending' AND lease_until < ?))`
-
-// expireBatch bounds the expiry sweep done with each claim.
-const expireBatch = 100
+// Due messages are found by two conditions, each an index range on
+// (status, next_attempt_at) that stops at the limit: an OR of the two would
+// read every queued row on each claim.
+const (
+	// queuedDue: queued and due. Parameter: now.
+	queuedDue = `status = 'queued' AND next_attempt_at <= ?`
+	// leaseLapsed: left "sending" by a worker whose lease ran out (a node
+	// that died mid-send). Parameter: now.
+	leaseLapsed = `status = 'sending' AND lease_until < ?`
+)
 
 // reasonExpired is recorded on messages whose lifetime ended before a send.
 const reasonExpired = "expired before it could be sent"
 
-// ClaimMessages takes up to limit due messages (next_attempt_at <= now),
-// oldest first, for one attempt each: they become "sending" with a lease
-// until now+lease, and their attempt count goes up. Due messages whose
-// ExpiresAt has passed become "expired" instead. On PostgreSQL concurrent
-// claimers skip each other's rows (FOR UPDATE SKIP LOCKED); on SQLite the
-// transaction holds the write lock from its start.
+// ClaimMessages takes up to limit due messages, oldest first, for one
+// attempt each: messages queued with next_attempt_at <= now, and messages
+// whose previous worker's lease has lapsed. They become "sending" with a
+// lease until now+lease, and their attempt count goes up. Claimed messages
+// whose ExpiresAt has passed become "expired" instead and are not returned.
+// On PostgreSQL concurrent claimers skip each other's rows (FOR UPDATE SKIP
+// LOCKED); on SQLite the transaction holds the write lock from its start.
 func (db *DB) ClaimMessages(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]monban.Message, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	n := micros(now)
 	var out []monban.Message
 	err := db.inTx(ctx, "claim messages", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`UPDATE messages
-			SET status = 'expired', payload = NULL, lease_until = 0, reason = ?, updated_at = ?
-			WHERE id IN (SELECT id FROM messages WHERE `+dueWhere+` AND expires_at > 0 AND expires_at <= ?
-				LIMIT `+strconv.Itoa(expireBatch)+db.d.skipLocked+`)`),
-			reasonExpired, n, n, n)
-		if err != nil {
-			return err
-		}
-		// MATERIALIZED: the locking subquery runs once. PostgreSQL may
-		// otherwise re-run an IN (… LIMIT …) subquery and claim more than
-		// limit rows.
-		rows, err := tx.QueryContext(ctx, db.q(`WITH due AS MATERIALIZED (
-				SELECT id FROM messages WHERE `+dueWhere+` AND next_attempt_at <= ?
-				ORDER BY next_attempt_at, created_at LIMIT ?`+db.d.skipLocked+`)
-			UPDATE messages SET status = 'sending', lease_until = ?, attempts = attempts + 1, updated_at = ?
-			WHERE id IN (SELECT id FROM due) AND `+dueWhere+`
-			RETURNING `+messageColumns),
-			n, n, limit, micros(now.Add(lease)), n, n)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			m, err := scanMessage(rows)
+		var claimed []monban.Message
+		for _, cond := range []string{leaseLapsed, queuedDue} {
+			ms, err := db.claimWhere(ctx, tx, cond, now, lease, limit-len(claimed))
 			if err != nil {
 				return err
 			}
-			out = append(out, *m)
+			if claimed = append(claimed, ms...); len(claimed) == limit {
+				break
+			}
 		}
-		return rows.Err()
+		for _, m := range claimed {
+			if m.ExpiresAt.IsZero() || m.ExpiresAt.After(now) {
+				out = append(out, m)
+				continue
+			}
+			_, err := tx.ExecContext(ctx, db.q(`UPDATE messages
+				SET status = 'expired', attempts = attempts - 1, payload = NULL, lease_until = 0, reason = ?, updated_at = ?
+				WHERE id = ?`), reasonExpired, micros(now), m.ID)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -81,6 +76,34 @@ func (db *DB) ClaimMessages(ctx context.Context, now time.Time, lease time.Durat
 		return a.CreatedAt.Compare(b.CreatedAt)
 	})
 	return out, nil
+}
+
+// claimWhere claims up to limit rows matching cond (one parameter, now).
+// MATERIALIZED: the locking subquery runs once; PostgreSQL may otherwise
+// re-run an IN (… LIMIT …) subquery and claim more than limit rows. The
+// update finds the rows by id alone: the subquery has checked and locked
+// them, and repeating cond would lead SQLite to scan every due row.
+func (db *DB) claimWhere(ctx context.Context, tx *sql.Tx, cond string, now time.Time, lease time.Duration, limit int) ([]monban.Message, error) {
+	n := micros(now)
+	rows, err := tx.QueryContext(ctx, db.q(`WITH due AS MATERIALIZED (
+			SELECT id FROM messages WHERE `+cond+` ORDER BY next_attempt_at LIMIT ?`+db.d.skipLocked+`)
+		UPDATE messages SET status = 'sending', lease_until = ?, attempts = attempts + 1, updated_at = ?
+		WHERE id IN (SELECT id FROM due)
+		RETURNING `+messageColumns),
+		n, limit, micros(now.Add(lease)), n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []monban.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *m)
+	}
+	return out, rows.Err()
 }
 
 // MarkSent records that provider accepted message id (not that it arrived:
