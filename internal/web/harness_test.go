@@ -45,7 +45,7 @@ const (
 // harness is one real node served over HTTP, with a fake clock and a
 // separate connection to its database to see what changed.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	n     *node.Node
 	clock *clocktest.Clock
 	srv   *httptest.Server
@@ -74,7 +74,7 @@ func eachDB(t *testing.T, fn func(t *testing.T, h *harness)) {
 }
 
 // newHarness starts a node on a fresh database of the named kind.
-func newHarness(t *testing.T, db string) *harness {
+func newHarness(t testing.TB, db string) *harness {
 	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.Data = t.TempDir()
@@ -181,7 +181,7 @@ func (h *harness) do(r request) *response {
 }
 
 // object decodes a JSON object body.
-func (r *response) object(t *testing.T) map[string]any {
+func (r *response) object(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -191,7 +191,7 @@ func (r *response) object(t *testing.T) map[string]any {
 }
 
 // problem decodes a problem+json body and checks its envelope.
-func (r *response) problem(t *testing.T) web.Problem {
+func (r *response) problem(t testing.TB) web.Problem {
 	t.Helper()
 	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json; body %s", ct, r.body)
@@ -215,7 +215,7 @@ func (r *response) problem(t *testing.T) web.Problem {
 }
 
 // wantStatus fails the test unless the status is want.
-func (r *response) wantStatus(t *testing.T, want int) *response {
+func (r *response) wantStatus(t testing.TB, want int) *response {
 	t.Helper()
 	if r.status != want {
 		t.Fatalf("status %d, want %d; body %s", r.status, want, r.body)
@@ -331,7 +331,7 @@ func (h *harness) signIn(identifier, password string) account {
 	return accountOf(h.t, r)
 }
 
-func accountOf(t *testing.T, r *response) account {
+func accountOf(t testing.TB, r *response) account {
 	t.Helper()
 	var a struct {
 		AccountID string `json:"account_id"`
@@ -376,7 +376,7 @@ func catalog(t *testing.T) *web.Catalog {
 }
 
 // decode reads a JSON body into v.
-func decode(t *testing.T, b []byte, v any) {
+func decode(t testing.TB, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode: %v: %s", err, b)
