@@ -23,19 +23,19 @@ func TestCatalogsSameKeys(t *testing.T) {
 		other := cat.msgs[l]
 		for k := range base {
 			if _, ok := other[k]; !ok {
-				t.Errorf("%q is in %s.json but not in %s.json", k, Languages[0], l)
+				t.Errorf("%q is in %s but not in %s", k, Languages[0], l)
 			}
 		}
 		for k := range other {
 			if _, ok := base[k]; !ok {
-				t.Errorf("%q is in %s.json but not in %s.json", k, l, Languages[0])
+				t.Errorf("%q is in %s but not in %s", k, l, Languages[0])
 			}
 		}
 	}
 	for _, l := range Languages {
 		for k, v := range cat.msgs[l] {
 			if strings.TrimSpace(v) == "" {
-				t.Errorf("%s.json: %q is empty", l, k)
+				t.Errorf("%s: %q is empty", l, k)
 			}
 			if a, b := placeholders(v), placeholders(base[k]); !slices.Equal(a, b) {
 				t.Errorf("%q: placeholders %v in %s, %v in %s", k, a, l, b, Languages[0])

@@ -4,13 +4,17 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"strings"
 
 	"golang.org/x/text/language"
 )
 
-//go:embed i18n/*.json
+// Each language is a folder of JSON files, one per capability, merged at
+// load; a key may appear in only one file.
+//
+//go:embed i18n/*/*.json
 var catalogFS embed.FS
 
 // Languages monban speaks, the default first.
@@ -27,19 +31,40 @@ func LoadCatalog() (*Catalog, error) {
 	c := &Catalog{msgs: map[string]map[string]string{}}
 	var tags []language.Tag
 	for _, l := range Languages {
-		b, err := catalogFS.ReadFile("i18n/" + l + ".json")
+		m, err := loadLanguage(l)
 		if err != nil {
-			return nil, fmt.Errorf("catalog %s: %w", l, err)
-		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("catalog %s: %w", l, err)
+			return nil, err
 		}
 		c.msgs[l] = m
 		tags = append(tags, language.Make(l))
 	}
 	c.matcher = language.NewMatcher(tags)
 	return c, nil
+}
+
+func loadLanguage(lang string) (map[string]string, error) {
+	files, err := fs.Glob(catalogFS, "i18n/"+lang+"/*.json")
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("catalog %s: no files", lang)
+	}
+	m := map[string]string{}
+	for _, f := range files {
+		b, err := catalogFS.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("catalog %s: %w", f, err)
+		}
+		part := map[string]string{}
+		if err := json.Unmarshal(b, &part); err != nil {
+			return nil, fmt.Errorf("catalog %s: %w", f, err)
+		}
+		for k, v := range part {
+			if _, dup := m[k]; dup {
+				return nil, fmt.Errorf("catalog %s: %q is defined twice", f, k)
+			}
+			m[k] = v
+		}
+	}
+	return m, nil
 }
 
 // T translates key into lang, filling {name} placeholders from params. A
