@@ -41,6 +41,8 @@ type sink struct {
 	behave   func(step string, n int64) error
 	sessions atomic.Int64
 	got      chan sinkMail
+	// onData sees each accepted message before the server answers 250.
+	onData func(m sinkMail)
 
 	mu    sync.Mutex
 	mails []sinkMail
@@ -157,6 +159,9 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	ss.sink.mails = append(ss.sink.mails, m)
 	ss.sink.mu.Unlock()
 	ss.sink.got <- m
+	if ss.sink.onData != nil {
+		ss.sink.onData(m)
+	}
 	return nil
 }
 
