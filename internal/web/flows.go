@@ -50,6 +50,10 @@ type alternative struct {
 	HintKey  string
 	Action   string
 	Fields   map[string]string
+	// Confirm: Action is the confirm page (GET), which shows the other
+	// destination back — and a carrier address its receive-settings advice —
+	// before anything is sent to it.
+	Confirm bool
 }
 
 // undelivered reports whether a message is known not to have arrived, or
@@ -117,10 +121,10 @@ func (s *Server) alternatives(ctx context.Context, f *monban.Flow, cur *account.
 		switch {
 		case id.Kind == monban.KindEmail && f.Channel != monban.ChannelEmail && !id.Verified:
 			out = append(out, alternative{Channel: "email", Masked: identifier.MaskEmail(id.Value), LabelKey: "alt.email",
-				HintKey: "alt.email_hint", Action: "/verify/start", Fields: map[string]string{"kind": "email"}})
+				HintKey: "alt.email_hint", Action: "/verify/confirm", Fields: map[string]string{"kind": "email"}, Confirm: true})
 		case id.Kind == monban.KindPhone && f.Channel == monban.ChannelEmail && !id.Verified:
 			out = append(out, alternative{Channel: "sms", Masked: identifier.MaskPhone(id.Value), LabelKey: "alt.sms",
-				HintKey: "alt.sms_hint", Action: "/verify/start", Fields: map[string]string{"kind": "phone", "channel": "sms"}})
+				HintKey: "alt.sms_hint", Action: "/verify/confirm", Fields: map[string]string{"kind": "phone"}, Confirm: true})
 		}
 	}
 	return out, nil

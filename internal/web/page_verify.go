@@ -42,7 +42,7 @@ func (s *Server) pageVerifyConfirm(w http.ResponseWriter, r *http.Request) error
 	return s.renderConfirm(w, r, cur, monban.IdentifierKind(r.URL.Query().Get("kind")), "")
 }
 
-func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, cur *account.Current, kind monban.IdentifierKind, errKey string) error {
+func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, cur *account.Current, kind monban.IdentifierKind, noticeKey string) error {
 	id, err := s.verifyTarget(r.Context(), cur, kind)
 	if err != nil {
 		return err
@@ -55,8 +55,8 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, cur *acco
 	} else if c, ok := identifier.Carrier(id.Value); ok {
 		p.Carrier, p.CarrierSender = c, s.cfg.SenderDomain
 	}
-	if errKey != "" {
-		v.Error = v.T(errKey)
+	if noticeKey != "" {
+		v.Notice = v.T(noticeKey)
 	}
 	v.Data = p
 	s.render(w, r, http.StatusOK, "confirm", v)
