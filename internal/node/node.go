@@ -48,6 +48,7 @@ type Node struct {
 	Worker   *delivery.Worker
 	Web      *web.Server
 	log      *slog.Logger
+	clock    monban.Clock
 }
 
 // OpenStore opens and migrates the configured database.
@@ -133,7 +134,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		return nil, err
 	}
 	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc,
-		Worker: worker, Web: srv, log: log}, nil
+		Worker: worker, Web: srv, log: log, clock: clock}, nil
 }
 
 // Run runs the node's background work — the outbox worker and the pruning
@@ -143,16 +144,21 @@ func (n *Node) Run(ctx context.Context) error {
 	return n.Worker.Run(ctx)
 }
 
-// prune drops expired limit windows once an hour.
+// prune, every minute, marks undelivered messages whose code expired and
+// drops limit windows that ended.
 func (n *Node) prune(ctx context.Context) {
-	t := time.NewTicker(time.Hour)
+	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := n.DB.PruneLimitCounters(ctx, time.Now()); err != nil {
+			now := n.clock.Now()
+			if _, err := n.DB.ExpireUndelivered(ctx, now); err != nil {
+				n.log.Warn("expire undelivered messages", "err", err)
+			}
+			if _, err := n.DB.PruneLimitCounters(ctx, now); err != nil {
 				n.log.Warn("prune limit counters", "err", err)
 			}
 		}

@@ -289,3 +289,16 @@ func (db *DB) DevMessages(ctx context.Context, limit int) ([]DevMessage, error) 
 	}
 	return out, wrap("dev messages", rows.Err())
 }
+
+// ExpireUndelivered marks messages that were accepted but never confirmed
+// delivered before they stopped mattering (a code past its lifetime) as
+// expired, so pages stop saying "sent" about a code that can no longer work.
+func (db *DB) ExpireUndelivered(ctx context.Context, now time.Time) (int64, error) {
+	res, err := db.w.ExecContext(ctx, db.q(`UPDATE messages SET status = 'expired', updated_at = ?
+		WHERE status = 'sent' AND expires_at > 0 AND expires_at <= ?`), micros(now), micros(now))
+	if err != nil {
+		return 0, wrap("expire undelivered", err)
+	}
+	n, err := res.RowsAffected()
+	return n, wrap("expire undelivered", err)
+}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/sqlstore"
@@ -13,6 +14,7 @@ var identifierTests = []struct {
 }{
 	{"ReplaceUnverifiedIdentifier", testReplaceUnverifiedIdentifier},
 	{"RevokeDevice", testRevokeDevice},
+	{"ExpireUndelivered", testExpireUndelivered},
 }
 
 func testReplaceUnverifiedIdentifier(t *testing.T, db *sqlstore.DB) {
@@ -68,5 +70,30 @@ func testRevokeDevice(t *testing.T, db *sqlstore.DB) {
 	devs, _ := db.DevicesByAccount(ctx, a.ID)
 	if len(devs) != 1 || devs[0].ID != "dev_pc" {
 		t.Fatalf("devices: %+v", devs)
+	}
+}
+
+func testExpireUndelivered(t *testing.T, db *sqlstore.DB) {
+	a := mustCreateAccount(t, db, t0)
+	mk := func(status monban.MessageStatus, expires time.Time) *monban.Message {
+		m := &monban.Message{ID: monban.NewID("msg"), AccountID: a.ID, Channel: monban.ChannelSMS, Destination: "+819012345678",
+			Template: "code.verify_phone", Lang: "ja", Status: status, CreatedAt: t0, ExpiresAt: expires, UpdatedAt: t0}
+		if err := db.EnqueueMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	stale := mk(monban.MessageSent, at(10*time.Minute))
+	fresh := mk(monban.MessageSent, at(20*time.Minute))
+	done := mk(monban.MessageDelivered, at(10*time.Minute))
+	n, err := db.ExpireUndelivered(ctx, at(15*time.Minute))
+	if err != nil || n != 1 {
+		t.Fatalf("ExpireUndelivered = %d, %v; want 1", n, err)
+	}
+	for m, want := range map[*monban.Message]monban.MessageStatus{stale: monban.MessageExpired, fresh: monban.MessageSent, done: monban.MessageDelivered} {
+		got, err := db.MessageByID(ctx, m.ID)
+		if err != nil || got.Status != want {
+			t.Fatalf("message %s: %v, %v; want %s", m.ID, got, err, want)
+		}
 	}
 }
