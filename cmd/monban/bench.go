@@ -38,6 +38,7 @@ type benchScenario struct {
 }
 
 type benchTargets struct {
+	OpsPerSec  float64 `json:"ops_per_sec,omitempty"` // an absolute rate
 	Ratio      float64 `json:"ratio,omitempty"`
 	HalfRateMS float64 `json:"half_rate_p99_ms,omitempty"` // p99 at half the closed-loop rate
 }
@@ -49,14 +50,14 @@ type benchPair struct {
 }
 
 func benchScenarios() []benchScenario {
-	return []benchScenario{loginScenario(), whoamiScenario()}
+	return []benchScenario{loginScenario(), whoamiScenario(), codeVerifyScenario(), outboxScenario()}
 }
 
 const benchUsage = `Usage: monban bench [--json] [--duration D] [--rounds N] [--concurrency LIST] [--postgres DSN] [--cpuprofile FILE] [SCENARIO...]
 
 Starts a fresh node on 127.0.0.1, loads it from an in-process client and
-prints each scenario next to its reference. Scenarios: login, whoami (default:
-all). Each figure is the median of --rounds rounds; scenario and reference
+prints each scenario next to its reference. Scenarios: login, whoami,
+code-verify, outbox (default: all). Each figure is the median of --rounds rounds; scenario and reference
 alternate within a round so that machine drift hits both alike.
 `
 
@@ -69,7 +70,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	env, err := startBenchNode(ctx, o.postgres)
+	env, err := startBenchNode(ctx, o.postgres, nil)
 	if err != nil {
 		return fmt.Errorf("bench: start node: %w", err)
 	}
@@ -131,7 +132,7 @@ func pickScenarios(names []string) ([]benchScenario, error) {
 	for _, n := range names {
 		i := slices.IndexFunc(all, func(s benchScenario) bool { return s.name == n })
 		if i < 0 {
-			return nil, fmt.Errorf("bench: unknown scenario %q (known: login, whoami)", n)
+			return nil, fmt.Errorf("bench: unknown scenario %q (known: login, whoami, code-verify, outbox)", n)
 		}
 		out = append(out, all[i])
 	}

@@ -117,6 +117,7 @@ func (row *benchRow) addErrors(res loadtest.Result) {
 func (row *benchRow) passes() bool {
 	t := row.Targets
 	return row.Errors == 0 && row.RefErrors == 0 &&
+		(t.OpsPerSec == 0 || row.OpsPerSec >= t.OpsPerSec) &&
 		(t.Ratio == 0 || row.Ratio >= t.Ratio) &&
 		(t.HalfRateMS == 0 || (row.HalfRateP99 > 0 && row.HalfRateP99 <= t.HalfRateMS))
 }
@@ -174,7 +175,7 @@ func (o *benchOutput) write(row benchRow) {
 		return
 	}
 	if !o.header {
-		fmt.Fprintf(o.w, "%-7s %-8s %4s │ %10s %8s %8s %6s │ %-22s %10s %8s %8s │ %6s %6s │ %-22s │ %s\n",
+		fmt.Fprintf(o.w, "%-11s %-8s %4s │ %10s %8s %8s %6s │ %-22s %10s %8s %8s │ %6s %7s │ %-22s │ %s\n",
 			"SCEN", "DB", "CONC", "ops/s", "p50 ms", "p99 ms", "errors", "REFERENCE", "ops/s", "p50 ms", "p99 ms",
 			"RATIO", "target", "at 50% rate: p50/p99", "PASS")
 		o.header = true
@@ -187,8 +188,11 @@ func (o *benchOutput) write(row benchRow) {
 	if row.Targets.Ratio > 0 {
 		target = fmt.Sprintf("≥%.2f", row.Targets.Ratio)
 	}
+	if row.Targets.OpsPerSec > 0 {
+		target = fmt.Sprintf("≥%.0f/s", row.Targets.OpsPerSec)
+	}
 	pass := map[bool]string{true: "ok", false: "MISS"}[row.Pass]
-	fmt.Fprintf(o.w, "%-7s %-8s %4d │ %10.1f %8.2f %8.2f %6d │ %-22s %10.1f %8.2f %8.2f │ %6.3f %6s │ %-22s │ %s\n",
+	fmt.Fprintf(o.w, "%-11s %-8s %4d │ %10.1f %8.2f %8.2f %6d │ %-22s %10.1f %8.2f %8.2f │ %6.3f %7s │ %-22s │ %s\n",
 		row.Scenario, row.Database, row.Concurrency, row.OpsPerSec, row.P50, row.P99, row.Errors,
 		row.Reference, row.RefOps, row.RefP50, row.RefP99, row.Ratio, target, half, pass)
 	if len(row.Samples) > 0 {

@@ -19,6 +19,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/node"
+	"github.com/monban-dev/monban/internal/seal"
 )
 
 // benchEnv is one freshly started node serving on loopback, with what the
@@ -27,8 +28,10 @@ type benchEnv struct {
 	node     *node.Node
 	base     string // http://127.0.0.1:PORT
 	database string // "sqlite" or "postgres"
+	pgDSN    string // as given to --postgres, for further nodes
 	apiKey   string
 	accounts []string // usernames, all with benchPassword
+	ids      []string // account ids, in the order of accounts
 
 	cleanup []func()
 }
@@ -42,9 +45,9 @@ const benchPassword = "vermilion-otter-harbour-lantern-93"
 
 // startBenchNode starts a node on 127.0.0.1:0 with a temporary data
 // directory and, when pgDSN is set, a fresh PostgreSQL schema. close removes
-// both.
-func startBenchNode(ctx context.Context, pgDSN string) (env *benchEnv, err error) {
-	env = &benchEnv{database: "sqlite"}
+// both. edit, when set, adjusts the configuration first.
+func startBenchNode(ctx context.Context, pgDSN string, edit func(*node.Config)) (env *benchEnv, err error) {
+	env = &benchEnv{database: "sqlite", pgDSN: pgDSN}
 	defer func() {
 		if err != nil {
 			env.close()
@@ -62,6 +65,9 @@ func startBenchNode(ctx context.Context, pgDSN string) (env *benchEnv, err error
 		if cfg.Database, err = env.freshSchema(ctx, pgDSN); err != nil {
 			return nil, err
 		}
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	// Logs are formatted as in production and then dropped, so the run
 	// pays for logging but the terminal stays readable.
@@ -168,10 +174,12 @@ func (env *benchEnv) ensureAccounts(ctx context.Context) error {
 	return nil
 }
 
-// sessionTokens creates n sessions spread over the bench accounts, written
-// through the store as a sign-in writes them (a sign-in each would cost n
-// password hashes), and returns their tokens.
-func (env *benchEnv) sessionTokens(ctx context.Context, n int) ([]string, error) {
+// accountIDs returns the ids of the bench accounts, registering them first
+// if need be.
+func (env *benchEnv) accountIDs(ctx context.Context) ([]string, error) {
+	if env.ids != nil {
+		return env.ids, nil
+	}
 	if err := env.ensureAccounts(ctx); err != nil {
 		return nil, err
 	}
@@ -182,6 +190,29 @@ func (env *benchEnv) sessionTokens(ctx context.Context, n int) ([]string, error)
 			return nil, fmt.Errorf("bench account %s: %v", name, err)
 		}
 		ids[i] = accs[0].ID
+	}
+	env.ids = ids
+	return ids, nil
+}
+
+// box returns a seal box with the node's secret: it opens the payloads the
+// node seals (the code in a queued message) and seals ones it can open.
+func (env *benchEnv) box() (*seal.Box, error) {
+	secret, err := env.node.Config.SecretBytes()
+	if err != nil {
+		return nil, err
+	}
+	return seal.New(secret)
+}
+
+// sessionTokens creates n sessions spread over the bench accounts (session
+// i belongs to account i mod benchAccounts), written through the store as a
+// sign-in writes them (a sign-in each would cost n password hashes), and
+// returns their tokens.
+func (env *benchEnv) sessionTokens(ctx context.Context, n int) ([]string, error) {
+	ids, err := env.accountIDs(ctx)
+	if err != nil {
+		return nil, err
 	}
 	tokens := make([]string, n)
 	now := time.Now()

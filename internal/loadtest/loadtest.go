@@ -272,3 +272,15 @@ func (r Result) String() string {
 	}
 	return s
 }
+
+// Summarize makes a Result of latencies and failures measured elsewhere,
+// e.g. a burst of queued work whose completion times are observed by a
+// callback rather than by a worker of this package. Errors are counted as
+// by RunFunc: a *Failure under its kind, anything else under "error".
+func Summarize(lat []time.Duration, errs []error, elapsed time.Duration) Result {
+	w := &worker{lat: slices.Clone(lat)}
+	for _, err := range errs {
+		w.fail(err)
+	}
+	return merge([]*worker{w}, elapsed)
+}

@@ -190,3 +190,24 @@ func TestQuantile(t *testing.T) {
 		t.Errorf("single = %v", got)
 	}
 }
+
+func TestSummarize(t *testing.T) {
+	var lat []time.Duration
+	for i := 100; i >= 1; i-- {
+		lat = append(lat, time.Duration(i)*time.Millisecond)
+	}
+	errs := []error{&Failure{Kind: "retry", Detail: "421"}, errors.New("boom")}
+	r := Summarize(lat, errs, 2*time.Second)
+	if r.Ops != 100 || r.Errors != 2 || r.OpsPerSec != 50 {
+		t.Fatalf("ops %d errors %d rate %v", r.Ops, r.Errors, r.OpsPerSec)
+	}
+	if r.P50 != 50*time.Millisecond || r.P99 != 99*time.Millisecond || r.Max != 100*time.Millisecond {
+		t.Fatalf("p50 %v p99 %v max %v", r.P50, r.P99, r.Max)
+	}
+	if r.ErrorKinds["retry"] != 1 || r.ErrorKinds["error"] != 1 || len(r.Samples) != 2 {
+		t.Fatalf("kinds %v samples %v", r.ErrorKinds, r.Samples)
+	}
+	if lat[0] != 100*time.Millisecond {
+		t.Fatal("Summarize sorted the caller's slice")
+	}
+}
