@@ -34,21 +34,37 @@ type server struct {
 	URL string
 }
 
-// startServer wires a dev-mode node (plain-http cookies) in a fresh data
-// directory and serves it until the test ends.
+// startServer wires a dev-mode node (plain-http cookies) on the wall clock in
+// a fresh data directory and serves it until the test ends.
 func startServer(t *testing.T) *server {
+	t.Helper()
+	return startServerAt(t, monban.SystemClock{})
+}
+
+// startServerAt is startServer with the node's clock given, so a test can
+// reach cooldowns and delivery deadlines by advancing a fake clock. The
+// node's background work (the outbox worker) runs too, so codes reach the
+// dev outbox as they would in "monban serve --dev".
+func startServerAt(t *testing.T, clock monban.Clock) *server {
 	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.Data = t.TempDir()
 	cfg.Dev = true
 	cfg.Secret = testSecret
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	n, err := node.New(t.Context(), cfg, log, monban.SystemClock{})
+	n, err := node.New(t.Context(), cfg, log, clock)
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}
+	// The worker stops after the HTTP server, before the store closes; not on
+	// t.Context(), which ends before the cleanups run.
+	runCtx, stopRun := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- n.Run(runCtx) }()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
+		stopRun()
+		<-ran
 		n.Close()
 		t.Fatalf("listen: %v", err)
 	}
@@ -63,6 +79,10 @@ func startServer(t *testing.T) *server {
 		}
 		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("serve: %v", err)
+		}
+		stopRun()
+		if err := <-ran; err != nil {
+			t.Errorf("node background work: %v", err)
 		}
 		if err := n.Close(); err != nil {
 			t.Errorf("close node: %v", err)
@@ -265,4 +285,25 @@ func (tb *tab) shot(step string) {
 		tb.b.t.Fatal(err)
 	}
 	tb.b.t.Logf("%s %s", time.Now().Format("15:04:05.000"), name)
+}
+
+// waitTimeout bounds waiting for background work, such as the outbox worker.
+const waitTimeout = 10 * time.Second
+
+// waitFor checks cond every few milliseconds until it holds, and fails the
+// test if it does not within waitTimeout. For work the test cannot step
+// itself; time the test controls moves by the fake clock instead.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("waited %s for %s", waitTimeout, what)
+		case <-tick.C:
+		}
+	}
 }
