@@ -69,6 +69,14 @@ func TestFoundationBrowser(t *testing.T) {
 	a.fill("#phone", phone)
 	a.fill("#password", passphrase)
 	a.follow("#submit")
+	// A newly typed phone number is shown back before any code is sent;
+	// verifying it can wait.
+	a.expectPage("/verify/confirm", "ja", "コードの送信先の確認")
+	if got := a.text("#destination"); got != phone {
+		t.Errorf("confirm page shows %q, want the number back as typed %q", got, phone)
+	}
+	a.shot("confirm-phone-after-signup")
+	a.open("/account")
 	a.expectPage("/account", "ja", "アカウント")
 	acc := expectAccounts(t, srv, 1)
 	ids := a.text("#identifiers")
