@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	tests = append(tests, outboxTests...)
 	tests = append(tests, identifierTests...)
 	tests = append(tests, codeTests...)
+	tests = append(tests, noticeTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
