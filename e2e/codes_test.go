@@ -81,7 +81,7 @@ func (sc *codesScenario) signUpAndConfirmPhone(a *tab) string {
 	a.fill("#fix-number #phone", rightPhone)
 	a.shot("confirm-correcting")
 	a.follow("#fix-submit")
-	a.expectPage("/account/phone", "ja", "コードの送信先の確認")
+	a.expectPage("/verify/confirm", "ja", "コードの送信先の確認")
 	if got := a.text("#destination"); got != rightPhone {
 		t.Errorf("number shown back after the correction = %q, want %q", got, rightPhone)
 	}

@@ -39,7 +39,11 @@ func (s *Server) pageVerifyConfirm(w http.ResponseWriter, r *http.Request) error
 	if !ok {
 		return err
 	}
-	return s.renderConfirm(w, r, cur, monban.IdentifierKind(r.URL.Query().Get("kind")), "")
+	notice := ""
+	if r.URL.Query().Get("fixed") == "1" {
+		notice = "phone.fixed"
+	}
+	return s.renderConfirm(w, r, cur, monban.IdentifierKind(r.URL.Query().Get("kind")), notice)
 }
 
 func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, cur *account.Current, kind monban.IdentifierKind, noticeKey string) error {
@@ -84,7 +88,9 @@ func (s *Server) pageCorrectPhone(w http.ResponseWriter, r *http.Request) error 
 		v.Data = confirmPage{Kind: id.Kind, Value: id.Value, Display: raw, Channel: monban.ChannelSMS}
 		return s.formError(w, r, v, "confirm", err)
 	}
-	return s.renderConfirm(w, r, cur, monban.KindPhone, "phone.fixed")
+	// Redirect, so that reloading the page cannot post the correction again.
+	http.Redirect(w, r, "/verify/confirm?kind=phone&fixed=1", http.StatusSeeOther)
+	return nil
 }
 
 func (s *Server) pageVerifyStart(w http.ResponseWriter, r *http.Request) error {
