@@ -30,8 +30,8 @@ func TestParseRef(t *testing.T) {
 		{"7K3Q9D2F", "MB-7K3Q-9D2F"},
 		{" MB 7K3Q 9D2F ", "MB-7K3Q-9D2F"},
 		{"ＭＢ－７Ｋ３Ｑ－９Ｄ２Ｆ", "MB-7K3Q-9D2F"}, // full-width
-		{"MB-7K3O-9DlF", "MB-7K30-9D1F"},  // O and l typed for 0 and 1
-		{"MBMB-7K3Q", "MB-MBMB-7K3Q"},     // a code may start with MB
+		{"MB-7K3O-9DlF", "MB-7K30-9D1F"}, // O and l typed for 0 and 1
+		{"MBMB-7K3Q", "MB-MBMB-7K3Q"},    // a code may start with MB
 		{"MB-7K3Q-9D2", ""},
 		{"MB-7K3Q-9D2FF", ""},
 		{"MB-7K3Q-9D2U", ""}, // U is not in the alphabet

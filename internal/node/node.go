@@ -18,6 +18,7 @@ import (
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/delivery"
 	"github.com/monban-dev/monban/internal/identifier"
+	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/password"
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
@@ -46,6 +47,7 @@ type Node struct {
 	Keys     *apikey.Keys
 	Codes    *codes.Service
 	Worker   *delivery.Worker
+	Notices  *notices.Service
 	Web      *web.Server
 	log      *slog.Logger
 	clock    monban.Clock
@@ -116,6 +118,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		return nil, err
 	}
 	worker := delivery.New(db, senders, box, renderer, clock, log, delivery.Config{Concurrency: cfg.OutboxWorkers})
+	noticeSvc := notices.New(db, box, clock, notices.Config{PublicURL: cfg.PublicURL}, worker, log)
 	metrics := web.NewMetrics()
 	metrics.Outbox(worker)
 	metrics.Budget(codeSvc, log)
@@ -134,7 +137,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		return nil, err
 	}
 	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc,
-		Worker: worker, Web: srv, log: log, clock: clock}, nil
+		Worker: worker, Notices: noticeSvc, Web: srv, log: log, clock: clock}, nil
 }
 
 // Run runs the node's background work — the outbox worker and the pruning
