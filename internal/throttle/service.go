@@ -1,0 +1,230 @@
+package throttle
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/monban-dev/monban"
+)
+
+// Store is the storage the throttle needs.
+type Store interface {
+	// ClaimAttempt reads the counters of keys (absent ones are zero) and
+	// calls decide with their states, in key order; when decide returns nil
+	// it counts one failure on each, atomically across nodes, so a try is
+	// paid for before the password is checked. An error from decide is
+	// returned and nothing is written.
+	ClaimAttempt(ctx context.Context, now time.Time, keys []string, decide func([]State) error) error
+	// ResetThrottle sets the counters of keys back to zero.
+	ResetThrottle(ctx context.Context, keys []string) error
+	// ClearThrottle deletes every counter whose key starts with prefix.
+	ClearThrottle(ctx context.Context, prefix string) error
+	// DeviceKnown reports whether the account has a record of the device,
+	// i.e. the device has signed in to the account before and was not
+	// revoked since.
+	DeviceKnown(ctx context.Context, accountID, deviceID string) (bool, error)
+	PeekLimits(ctx context.Context, now time.Time, limits []monban.Limit) (time.Time, error)
+	HitLimits(ctx context.Context, now time.Time, limits []monban.Limit) error
+}
+
+// Config is the throttle's configuration.
+type Config struct {
+	Policy Policy
+	// PerIPHour bounds failed sign-ins from one IP (IPv6: one /64) per hour
+	// from devices no account knows; GlobalPerMinute bounds all of them
+	// together. Negative switches a limit off; zero takes the default.
+	PerIPHour       int
+	GlobalPerMinute int
+}
+
+// DefaultConfig suits a consumer service of a few million accounts.
+var DefaultConfig = Config{Policy: DefaultPolicy, PerIPHour: 100, GlobalPerMinute: 3000}
+
+// Authenticators that are throttled.
+const (
+	Password = "pwd"
+	TOTP     = "totp"
+)
+
+// Attempt is one try of an authenticator.
+type Attempt struct {
+	Authenticator string   // Password or TOTP
+	AccountIDs    []string // the accounts the identifier names; none when unknown
+	Identifier    string   // the identifier as classified ("email:a@b.jp"), or as typed when malformed
+	DeviceID      string   // the request's verified device id, "" for none
+	IP            string
+}
+
+// Ticket is a claimed attempt, to report its outcome.
+type Ticket struct {
+	keys    map[string]string // account id → its counter key
+	trusted bool              // the device is known to at least one of the accounts
+	ip      string
+	auth    string
+}
+
+// Service decides and records attempts.
+type Service struct {
+	store Store
+	clock monban.Clock
+	cfg   Config
+	log   *slog.Logger
+}
+
+// New returns a Service; zero fields of cfg take DefaultConfig's values.
+func New(store Store, clock monban.Clock, cfg Config, log *slog.Logger) *Service {
+	if cfg.Policy == (Policy{}) {
+		cfg.Policy = DefaultConfig.Policy
+	}
+	if cfg.PerIPHour == 0 {
+		cfg.PerIPHour = DefaultConfig.PerIPHour
+	}
+	if cfg.GlobalPerMinute == 0 {
+		cfg.GlobalPerMinute = DefaultConfig.GlobalPerMinute
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, clock: clock, cfg: cfg, log: log}
+}
+
+// Config returns the configuration in force.
+func (s *Service) Config() Config { return s.cfg }
+
+// AccountKey is the counter of an authenticator of an account for devices
+// the account does not know.
+func AccountKey(auth, accountID string) string { return auth + ":acct:" + accountID + ":any" }
+
+// DeviceKey is the counter of one device the account knows.
+func DeviceKey(auth, accountID, deviceID string) string {
+	return auth + ":acct:" + accountID + ":dev:" + deviceID
+}
+
+// IdentifierKey is the counter of an identifier that names no account:
+// keyed by a hash, so the table holds no typed addresses.
+func IdentifierKey(auth, identifier string) string {
+	h := sha256.Sum256([]byte(identifier))
+	return auth + ":id:" + hex.EncodeToString(h[:16])
+}
+
+func accountPrefix(auth, accountID string) string { return auth + ":acct:" + accountID + ":" }
+
+// Begin claims one try, or refuses it: RateLimited "signin.throttled" with
+// the next allowed time, or "signin.password_disabled" once the counter has
+// reached the disabling threshold. The caller checks the password only
+// after Begin allowed it, and reports the outcome with Succeeded (a failure
+// needs Failed only for the IP and global limits: the counter is already
+// paid).
+func (s *Service) Begin(ctx context.Context, a Attempt) (*Ticket, error) {
+	t := &Ticket{keys: map[string]string{}, ip: a.IP, auth: a.Authenticator}
+	for _, id := range a.AccountIDs {
+		key := AccountKey(a.Authenticator, id)
+		if a.DeviceID != "" {
+			known, err := s.store.DeviceKnown(ctx, id, a.DeviceID)
+			if err != nil {
+				return nil, err
+			}
+			if known {
+				key, t.trusted = DeviceKey(a.Authenticator, id, a.DeviceID), true
+			}
+		}
+		t.keys[id] = key
+	}
+	if len(a.AccountIDs) == 0 {
+		t.keys[""] = IdentifierKey(a.Authenticator, a.Identifier)
+	}
+	now := s.clock.Now()
+	if !t.trusted {
+		next, err := s.store.PeekLimits(ctx, now, s.limits(a.IP))
+		if err != nil {
+			return nil, err
+		}
+		if next.After(now) {
+			s.log.InfoContext(ctx, "sign-in throttled by IP or global limit", "ip", a.IP)
+			return nil, monban.RateLimited("signin.throttled", next)
+		}
+	}
+	keys := make([]string, 0, len(t.keys))
+	for _, k := range t.keys {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	err := s.store.ClaimAttempt(ctx, now, keys, func(states []State) error {
+		d := s.cfg.Policy.DecideAll(states, now)
+		switch {
+		case d.Disabled:
+			return monban.Errorf(monban.EForbidden, "signin.password_disabled")
+		case !d.Allowed:
+			return monban.RateLimited("signin.throttled", d.RetryAt)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Failed counts a failed try against the IP and global limits (devices that
+// proved themselves before are not counted there: a flood of strangers must
+// not stop the owners).
+func (s *Service) Failed(ctx context.Context, t *Ticket) {
+	if t == nil || t.trusted {
+		return
+	}
+	err := s.store.HitLimits(ctx, s.clock.Now(), s.limits(t.ip))
+	if err != nil && monban.ErrorCodeOf(err) != monban.ERateLimited {
+		s.log.WarnContext(ctx, "count failed sign-in", "err", err)
+	}
+}
+
+// Succeeded resets the counters of the accounts whose password matched.
+func (s *Service) Succeeded(ctx context.Context, t *Ticket, accountIDs ...string) error {
+	if t == nil {
+		return nil
+	}
+	var keys []string
+	for _, id := range accountIDs {
+		if k, ok := t.keys[id]; ok {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.store.ResetThrottle(ctx, keys)
+}
+
+// Clear forgets every counter of the account's authenticator: a password
+// reset ends a delay and re-enables a disabled password.
+func (s *Service) Clear(ctx context.Context, auth, accountID string) error {
+	return s.store.ClearThrottle(ctx, accountPrefix(auth, accountID))
+}
+
+// limits are the IP and global limits on failures from unknown devices.
+func (s *Service) limits(ip string) []monban.Limit {
+	ls := []monban.Limit{{Key: "signin:fail:global", Window: time.Minute, Max: s.cfg.GlobalPerMinute, Err: "signin.throttled"}}
+	if ip != "" {
+		ls = append(ls, monban.Limit{Key: "signin:fail:ip:" + ipScope(ip), Window: time.Hour, Max: s.cfg.PerIPHour, Err: "signin.throttled"})
+	}
+	return ls
+}
+
+// ipScope is the address, or its /64 for IPv6.
+func ipScope(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
+}
