@@ -47,6 +47,10 @@ func (s *Server) routes() []route {
 		{pattern: "GET /verify/{id}/status", kind: kindAPI, handle: s.pageVerifyStatus},
 		{pattern: "GET /verify/{id}/help", kind: kindPage, handle: s.pageVerifyHelp},
 		{pattern: "POST /verify/{id}/resend", kind: kindForm, handle: s.pageVerifyResend},
+		{pattern: "GET /messages", kind: kindPage, handle: s.pageMessages},
+		{pattern: "POST /messages/read", kind: kindForm, handle: s.pageMessagesRead},
+		{pattern: "GET /check", kind: kindPage, handle: s.pageCheck},
+		{pattern: "POST /check", kind: kindForm, handle: s.pageCheckSubmit},
 
 		// JSON API for native apps.
 		{pattern: "POST /api/v1/accounts", kind: kindAPI, handle: s.apiRegister},
@@ -61,6 +65,9 @@ func (s *Server) routes() []route {
 		{pattern: "GET /api/v1/flows/{id}", kind: kindAPI, handle: s.apiGetFlow},
 		{pattern: "POST /api/v1/flows/{id}/resend", kind: kindAPI, handle: s.apiResendFlow},
 		{pattern: "POST /api/v1/flows/{id}/verify", kind: kindAPI, handle: s.apiVerifyFlow},
+		{pattern: "GET /api/v1/notices", kind: kindAPI, handle: s.apiNotices},
+		{pattern: "POST /api/v1/notices/read", kind: kindAPI, handle: s.apiNoticesRead},
+		{pattern: "POST /api/v1/check", kind: kindAPI, handle: s.apiCheck},
 
 		// Host apps (API key).
 		{pattern: routeIntrospect, kind: kindAPI, handle: s.apiIntrospect},

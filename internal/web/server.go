@@ -12,6 +12,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/apikey"
+	"github.com/monban-dev/monban/internal/notices"
 )
 
 // Config is what the web layer needs to know about its deployment.
@@ -49,6 +50,9 @@ type Server struct {
 	receipts  ReceiptStore
 	parsers   map[string]ReceiptParser
 	devOutbox DevOutbox
+
+	notices     *notices.Service
+	noticeStore NoticeStore
 }
 
 // Notifier wakes the outbox worker after a message is queued.
@@ -69,6 +73,9 @@ type Deps struct {
 	Receipts  ReceiptStore
 	Parsers   map[string]ReceiptParser // provider name → receipt parser
 	DevOutbox DevOutbox                // development mode only
+
+	Notices     *notices.Service // message center and the public check
+	NoticeStore NoticeStore
 }
 
 // New builds the server and its routes.
@@ -92,7 +99,8 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, accounts: d.Accounts, keys: d.Keys, db: d.DB, cat: cat, pages: p,
 		clock: d.Clock, log: d.Log, metrics: d.Metrics, openapi: d.OpenAPI,
-		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox}
+		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox,
+		notices: d.Notices, noticeStore: d.NoticeStore}
 	s.handler = s.buildMux()
 	return s, nil
 }
