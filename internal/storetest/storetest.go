@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	tests = append(tests, identifierTests...)
 	tests = append(tests, codeTests...)
 	tests = append(tests, noticeTests...)
+	tests = append(tests, webhookTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
