@@ -1,0 +1,450 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/monban-dev/monban"
+)
+
+// Locks. A lock, its notice (with the outbox messages that carry it) and
+// its audit entry are written in one transaction; so is a lift. At most one
+// lock per account is in force (the partial unique index locks_active).
+
+const lockColumns = `id, account_id, kind, category, rule_id, rule_version, evidence, ways_out,
+	created_at, expires_at, lifted_at, lifted_by, lifted_how`
+
+func scanLock(sc scanner) (*monban.Lock, error) {
+	var l monban.Lock
+	var kind, ways string
+	var created, expires, lifted int64
+	if err := sc.Scan(&l.ID, &l.AccountID, &kind, &l.Category, &l.RuleID, &l.RuleVersion, &l.Evidence, &ways,
+		&created, &expires, &lifted, &l.LiftedBy, &l.LiftedHow); err != nil {
+		return nil, err
+	}
+	l.Kind = monban.LockKind(kind)
+	for w := range strings.SplitSeq(ways, ",") {
+		if w != "" {
+			l.WaysOut = append(l.WaysOut, monban.WayOut(w))
+		}
+	}
+	l.CreatedAt, l.ExpiresAt, l.LiftedAt = fromMicros(created), fromMicros(expires), fromMicros(lifted)
+	return &l, nil
+}
+
+func joinWays(ws []monban.WayOut) string {
+	s := make([]string, len(ws))
+	for i, w := range ws {
+		s[i] = string(w)
+	}
+	return strings.Join(s, ",")
+}
+
+// ErrLockExists is the refusal of a second lock for an account already
+// locked.
+func errLockExists() error { return monban.Errorf(monban.EConflict, "lock.exists") }
+
+// errBreakerOpen refuses a lock from a rule version whose breaker tripped.
+func errBreakerOpen() error { return monban.Errorf(monban.EConflict, "lock.breaker_open") }
+
+// CreateLock stores l with its notice, messages and audit entry. An
+// account already under a lock in force is EConflict "lock.exists"; a
+// rule version whose breaker has tripped is EConflict "lock.breaker_open"
+// (checked here so that no node locks after any node tripped it). Locks
+// whose time ran out are marked lifted first.
+func (db *DB) CreateLock(ctx context.Context, l *monban.Lock, n *monban.Notice, msgs []*monban.Message, ev monban.AuditEvent) error {
+	return db.inTx(ctx, "create lock", func(tx *sql.Tx) error {
+		if err := db.d.lockKey(ctx, tx, "lock:"+l.AccountID); err != nil {
+			return err
+		}
+		if l.RuleID != "" {
+			var tripped int
+			if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM risk_breakers WHERE rule_id = ? AND rule_version = ?`),
+				l.RuleID, l.RuleVersion).Scan(&tripped); err != nil {
+				return err
+			}
+			if tripped > 0 {
+				return errBreakerOpen()
+			}
+		}
+		now := micros(l.CreatedAt)
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE locks SET lifted_at = expires_at, lifted_by = 'system', lifted_how = 'expired'
+			WHERE account_id = ? AND lifted_at = 0 AND expires_at <> 0 AND expires_at <= ?`), l.AccountID, now); err != nil {
+			return err
+		}
+		var held int
+		if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM locks WHERE account_id = ? AND lifted_at = 0`),
+			l.AccountID).Scan(&held); err != nil {
+			return err
+		}
+		if held > 0 {
+			return errLockExists()
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO locks (`+lockColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, '', '')`),
+			l.ID, l.AccountID, string(l.Kind), l.Category, l.RuleID, l.RuleVersion, l.Evidence, joinWays(l.WaysOut),
+			now, micros(l.ExpiresAt)); err != nil {
+			if isUniqueViolation(err) {
+				return errLockExists()
+			}
+			return err
+		}
+		if n != nil {
+			if err := db.insertNotice(ctx, tx, n, msgs); err != nil {
+				return err
+			}
+		}
+		return db.insertAudit(ctx, tx, ev)
+	})
+}
+
+// ActiveLock returns the account's lock in force at now, or ENotFound. A
+// lock whose time ran out is not in force (it is marked lifted when the
+// next lock is made).
+func (db *DB) ActiveLock(ctx context.Context, accountID string, now time.Time) (*monban.Lock, error) {
+	s, err := db.stmt(ctx, `SELECT `+lockColumns+` FROM locks WHERE account_id = ? AND lifted_at = 0`)
+	if err != nil {
+		return nil, wrap("active lock", err)
+	}
+	l, err := scanLock(s.QueryRowContext(ctx, accountID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound()
+	}
+	if err != nil {
+		return nil, wrap("active lock", err)
+	}
+	if !l.Active(now) {
+		return nil, notFound()
+	}
+	return l, nil
+}
+
+// LockByID returns a lock, lifted or not.
+func (db *DB) LockByID(ctx context.Context, id string) (*monban.Lock, error) {
+	l, err := scanLock(db.r.QueryRowContext(ctx, db.q(`SELECT `+lockColumns+` FROM locks WHERE id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound()
+	}
+	return l, wrap("lock by id", err)
+}
+
+// LocksByAccount returns the account's locks, newest first.
+func (db *DB) LocksByAccount(ctx context.Context, accountID string) ([]monban.Lock, error) {
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+lockColumns+` FROM locks WHERE account_id = ? ORDER BY created_at DESC, id`), accountID)
+	if err != nil {
+		return nil, wrap("locks by account", err)
+	}
+	defer rows.Close()
+	var out []monban.Lock
+	for rows.Next() {
+		l, err := scanLock(rows)
+		if err != nil {
+			return nil, wrap("locks by account", err)
+		}
+		out = append(out, *l)
+	}
+	return out, wrap("locks by account", rows.Err())
+}
+
+// LiftLocks lifts each lock still in force, with its notice, messages and
+// audit entry, in one transaction, and returns the ids it lifted. A lock
+// already lifted (by an earlier, interrupted run or by its person) is
+// skipped with its notice: re-running is safe.
+func (db *DB) LiftLocks(ctx context.Context, lifts []monban.LockLift) ([]string, error) {
+	var lifted []string
+	err := db.inTx(ctx, "lift locks", func(tx *sql.Tx) error {
+		lifted = lifted[:0]
+		for i := 0; i < len(lifts); i += rowsPerInsert {
+			part := lifts[i:min(i+rowsPerInsert, len(lifts))]
+			ids, err := db.liftPart(ctx, tx, part)
+			if err != nil {
+				return err
+			}
+			lifted = append(lifted, ids...)
+		}
+		return nil
+	})
+	return lifted, err
+}
+
+func (db *DB) liftPart(ctx context.Context, tx *sql.Tx, part []monban.LockLift) ([]string, error) {
+	// One UPDATE for the part; its RETURNING says which were still in force.
+	// Every lift of a part shares At, By and How (a rollback batch).
+	args := []any{micros(part[0].At), part[0].By, part[0].How}
+	for _, l := range part {
+		args = append(args, l.LockID)
+	}
+	rows, err := tx.QueryContext(ctx, db.q(`UPDATE locks SET lifted_at = ?, lifted_by = ?, lifted_how = ?
+		WHERE lifted_at = 0 AND id IN (`+placeholders(len(part))+`) RETURNING id`), args...)
+	if err != nil {
+		return nil, err
+	}
+	done := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		done[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var ids []string
+	var notices []*monban.Notice
+	var msgs []*monban.Message
+	noticeOf := map[string]string{} // message id → notice id
+	var evs []monban.AuditEvent
+	for _, l := range part {
+		if !done[l.LockID] {
+			continue
+		}
+		ids = append(ids, l.LockID)
+		if l.Notice != nil {
+			notices = append(notices, l.Notice)
+			for _, m := range l.Messages {
+				if m.AccountID == "" {
+					m.AccountID = l.AccountID
+				}
+				msgs = append(msgs, m)
+				noticeOf[m.ID] = l.Notice.ID
+			}
+		}
+		evs = append(evs, l.Audit)
+	}
+	if err := db.insertNoticesBulk(ctx, tx, notices, msgs, noticeOf); err != nil {
+		return nil, err
+	}
+	return ids, db.insertAuditBulk(ctx, tx, evs)
+}
+
+// LiftLock lifts one lock in force (EConflict "lock.not_active" if it is
+// not) with its notice and audit entry.
+func (db *DB) LiftLock(ctx context.Context, lift monban.LockLift) error {
+	ids, err := db.LiftLocks(ctx, []monban.LockLift{lift})
+	if err != nil {
+		return err
+	}
+	if len(ids) == 0 {
+		return monban.Errorf(monban.EConflict, "lock.not_active")
+	}
+	return nil
+}
+
+// insertNoticesBulk stores notices and their messages (noticeOf maps a
+// message id to its notice) with multi-row INSERTs. A repeated reference
+// fails the transaction; the caller draws new ones and retries.
+func (db *DB) insertNoticesBulk(ctx context.Context, tx *sql.Tx, ns []*monban.Notice, msgs []*monban.Message, noticeOf map[string]string) error {
+	for i := 0; i < len(ns); i += rowsPerInsert {
+		part := ns[i:min(i+rowsPerInsert, len(ns))]
+		args := make([]any, 0, len(part)*8)
+		for _, n := range part {
+			var params sql.NullString
+			if len(n.Params) > 0 {
+				b, err := json.Marshal(n.Params)
+				if err != nil {
+					return err
+				}
+				params = sql.NullString{String: string(b), Valid: true}
+			}
+			args = append(args, n.ID, n.Ref, n.AccountID, n.Topic, n.Lang, params, micros(n.CreatedAt), micros(n.ReadAt))
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO notices (`+noticeColumns+`) VALUES `+valuesList(len(part), 8)), args...); err != nil {
+			if isUniqueViolation(err) {
+				return errRefTaken()
+			}
+			return err
+		}
+	}
+	for i := 0; i < len(msgs); i += rowsPerInsert / 2 {
+		part := msgs[i:min(i+rowsPerInsert/2, len(msgs))]
+		args := make([]any, 0, len(part)*22)
+		for _, m := range part {
+			if m.Status == "" {
+				m.Status = monban.MessageQueued
+			}
+			args = append(args, m.ID, m.AccountID, m.FlowID, string(m.Channel), m.Destination, m.Template, m.Lang, m.Payload,
+				string(m.Status), m.Attempts, micros(m.NextAttemptAt), micros(m.LeaseUntil), m.Provider, m.ProviderID, m.Reason,
+				micros(m.CreatedAt), micros(m.SentAt), micros(m.DeliveredAt), micros(m.FailedAt), micros(m.ExpiresAt),
+				micros(m.UpdatedAt), noticeOf[m.ID])
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO messages (`+messageColumns+`, notice_id) VALUES `+
+			valuesList(len(part), 22)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) insertAuditBulk(ctx context.Context, tx *sql.Tx, evs []monban.AuditEvent) error {
+	for i := 0; i < len(evs); i += rowsPerInsert {
+		part := evs[i:min(i+rowsPerInsert, len(evs))]
+		args := make([]any, 0, len(part)*7)
+		for _, ev := range part {
+			var detail sql.NullString
+			if len(ev.Detail) > 0 {
+				b, err := json.Marshal(ev.Detail)
+				if err != nil {
+					return err
+				}
+				detail = sql.NullString{String: string(b), Valid: true}
+			}
+			args = append(args, micros(ev.At), ev.AccountID, ev.AgentID, ev.Action, ev.IP, ev.UserAgent, detail)
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO audit_events (at, account_id, agent_id, action, ip, user_agent, detail)
+			VALUES `+valuesList(len(part), 7)), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockFilterSQL is the WHERE clause of a rollback filter over locks in force.
+func lockFilterSQL(f monban.LockFilter) (string, []any) {
+	q := `lifted_at = 0 AND rule_id = ?`
+	args := []any{f.RuleID}
+	if f.Version != "" {
+		q += ` AND rule_version = ?`
+		args = append(args, f.Version)
+	}
+	if !f.Since.IsZero() {
+		q += ` AND created_at >= ?`
+		args = append(args, micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, micros(f.Until))
+	}
+	return q, args
+}
+
+// CountLocks counts the locks in force that f matches.
+func (db *DB) CountLocks(ctx context.Context, f monban.LockFilter) (int, error) {
+	where, args := lockFilterSQL(f)
+	var n int
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM locks WHERE `+where), args...).Scan(&n)
+	return n, wrap("count locks", err)
+}
+
+// LocksAfter returns up to limit locks in force that f matches, with ids
+// above afterID, in id order: a rollback's next batch.
+func (db *DB) LocksAfter(ctx context.Context, f monban.LockFilter, afterID string, limit int) ([]monban.Lock, error) {
+	where, args := lockFilterSQL(f)
+	args = append(args, afterID, limit)
+	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+lockColumns+` FROM locks WHERE `+where+` AND id > ? ORDER BY id LIMIT ?`), args...)
+	if err != nil {
+		return nil, wrap("locks after", err)
+	}
+	defer rows.Close()
+	var out []monban.Lock
+	for rows.Next() {
+		l, err := scanLock(rows)
+		if err != nil {
+			return nil, wrap("locks after", err)
+		}
+		out = append(out, *l)
+	}
+	return out, wrap("locks after", rows.Err())
+}
+
+// LockCount counts the locks rule ruleID made in [since, until), lifted or
+// not: the circuit breaker's rate.
+func (db *DB) LockCount(ctx context.Context, ruleID string, since, until time.Time) (int, error) {
+	var n int
+	err := db.r.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM locks WHERE rule_id = ? AND created_at >= ? AND created_at < ?`),
+		ruleID, micros(since), micros(until)).Scan(&n)
+	return n, wrap("lock count", err)
+}
+
+// TripBreaker records a tripped breaker with its audit entry; false if it
+// was already tripped.
+func (db *DB) TripBreaker(ctx context.Context, b monban.RiskBreaker, ev monban.AuditEvent) (bool, error) {
+	tripped := false
+	err := db.inTx(ctx, "trip breaker", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`INSERT INTO risk_breakers (rule_id, rule_version, tripped_at, locks, baseline)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (rule_id, rule_version) DO NOTHING`),
+			b.RuleID, b.RuleVersion, micros(b.TrippedAt), b.Locks, b.Baseline)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil || n == 0 {
+			return err
+		}
+		tripped = true
+		return db.insertAudit(ctx, tx, ev)
+	})
+	return tripped, err
+}
+
+// Breakers lists every tripped breaker.
+func (db *DB) Breakers(ctx context.Context) ([]monban.RiskBreaker, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT rule_id, rule_version, tripped_at, locks, baseline FROM risk_breakers ORDER BY tripped_at`)
+	if err != nil {
+		return nil, wrap("breakers", err)
+	}
+	defer rows.Close()
+	var out []monban.RiskBreaker
+	for rows.Next() {
+		var b monban.RiskBreaker
+		var at int64
+		if err := rows.Scan(&b.RuleID, &b.RuleVersion, &at, &b.Locks, &b.Baseline); err != nil {
+			return nil, wrap("breakers", err)
+		}
+		b.TrippedAt = fromMicros(at)
+		out = append(out, b)
+	}
+	return out, wrap("breakers", rows.Err())
+}
+
+// NoticeTargets returns, for each account id, its language and verified
+// identifiers: what a notice needs, read for a whole batch at once.
+func (db *DB) NoticeTargets(ctx context.Context, accountIDs []string) (map[string]string, map[string][]monban.Identifier, error) {
+	langs := map[string]string{}
+	ids := map[string][]monban.Identifier{}
+	for i := 0; i < len(accountIDs); i += rowsPerInsert {
+		part := accountIDs[i:min(i+rowsPerInsert, len(accountIDs))]
+		args := make([]any, len(part))
+		for j, id := range part {
+			args[j] = id
+		}
+		rows, err := db.r.QueryContext(ctx, db.q(`SELECT id, lang FROM accounts WHERE id IN (`+placeholders(len(part))+`)`), args...)
+		if err != nil {
+			return nil, nil, wrap("notice targets", err)
+		}
+		for rows.Next() {
+			var id, lang string
+			if err := rows.Scan(&id, &lang); err != nil {
+				rows.Close()
+				return nil, nil, wrap("notice targets", err)
+			}
+			langs[id] = lang
+		}
+		rows.Close()
+		rows, err = db.r.QueryContext(ctx, db.q(`SELECT account_id, kind, value, verified FROM identifiers
+			WHERE account_id IN (`+placeholders(len(part))+`) ORDER BY created_at, kind, value`), args...)
+		if err != nil {
+			return nil, nil, wrap("notice targets", err)
+		}
+		for rows.Next() {
+			var id monban.Identifier
+			var kind string
+			if err := rows.Scan(&id.AccountID, &kind, &id.Value, &id.Verified); err != nil {
+				rows.Close()
+				return nil, nil, wrap("notice targets", err)
+			}
+			id.Kind = monban.IdentifierKind(kind)
+			ids[id.AccountID] = append(ids[id.AccountID], id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, nil, wrap("notice targets", err)
+		}
+	}
+	return langs, ids, nil
+}
