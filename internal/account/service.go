@@ -82,6 +82,7 @@ type Service struct {
 	random    io.Reader
 	cfg       Config
 	onOutcome func(outcome string)
+	throttle  Throttle
 }
 
 // New returns a Service. random is the source of session tokens and ids

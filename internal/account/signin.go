@@ -60,6 +60,9 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 	if err != nil {
 		// A malformed identifier can name no account: answer as for an
 		// unknown one, at the same cost.
+		if err := s.throttleUnknown(ctx, in); err != nil {
+			return nil, err
+		}
 		s.hasher.VerifyDummy(ctx, in.Password)
 		return nil, errSignInFailed()
 	}
@@ -67,8 +70,14 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 	if err != nil {
 		return nil, err
 	}
+	// Throttled before any hash runs, known and unknown identifiers alike.
+	ticket, err := s.throttleBegin(ctx, in, string(kind)+":"+value, accounts)
+	if err != nil {
+		return nil, err
+	}
 	if len(accounts) == 0 {
 		s.hasher.VerifyDummy(ctx, in.Password)
+		s.throttleFailed(ctx, ticket)
 		return nil, errSignInFailed()
 	}
 	var matched []*monban.Account
@@ -93,7 +102,11 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 				return nil, err
 			}
 		}
+		s.throttleFailed(ctx, ticket)
 		return nil, errSignInFailed()
+	}
+	if err := s.throttleSucceeded(ctx, ticket, matched); err != nil {
+		return nil, err
 	}
 	chosen := matched[0]
 	if len(matched) > 1 {

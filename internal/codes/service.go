@@ -26,11 +26,15 @@ type Store interface {
 // Config holds the code rules. In New, a zero field takes its default; a
 // negative limit switches that limit off.
 type Config struct {
-	Digits       map[monban.Purpose]int           // code length per purpose: 4 to 8, default 6
-	Lifetime     time.Duration                    // of each code, default 10 minutes
-	Lifetimes    map[monban.Purpose]time.Duration // per-purpose overrides of Lifetime
-	MaxChecks    int                              // wrong tries per code, default 5
-	FlowLifetime time.Duration                    // resends stay within a flow this long, default 1 hour
+	Digits    map[monban.Purpose]int           // code length per purpose: 4 to 8, default 6
+	Lifetime  time.Duration                    // of each code, default 10 minutes
+	Lifetimes map[monban.Purpose]time.Duration // per-purpose overrides of Lifetime
+	// EmailLifetimes override Lifetimes for codes sent by email, which may
+	// sit in a spam folder for a while (login help: up to 24 hours); SMS and
+	// voice codes keep the short lifetime.
+	EmailLifetimes map[monban.Purpose]time.Duration
+	MaxChecks      int           // wrong tries per code, default 5
+	FlowLifetime   time.Duration // resends stay within a flow this long, default 1 hour
 	// Cooldowns[n-1] is the wait before the nth resend; the last repeats.
 	Cooldowns []time.Duration
 
@@ -61,6 +65,8 @@ func DefaultConfig() Config {
 		PerPrefixHour:      30,
 		FailuresPerHour:    10,
 
+		EmailLifetimes: map[monban.Purpose]time.Duration{monban.PurposeRecovery: 24 * time.Hour},
+
 		AllowedRegions:   []string{"JP"},
 		SMSGlobalPerHour: 2000,
 		SMSPrefixPerHour: 30,
@@ -84,6 +90,23 @@ func (c Config) LifetimeFor(p monban.Purpose) time.Duration {
 		return d
 	}
 	return c.Lifetime
+}
+
+// EmailLifetimeFor returns how long an emailed code for purpose p stays
+// valid.
+func (c Config) EmailLifetimeFor(p monban.Purpose) time.Duration {
+	if d := c.EmailLifetimes[p]; d > 0 {
+		return d
+	}
+	return c.LifetimeFor(p)
+}
+
+// lifetimeOn returns how long a code for p sent over ch stays valid.
+func (c Config) lifetimeOn(p monban.Purpose, ch monban.Channel) time.Duration {
+	if ch == monban.ChannelEmail {
+		return c.EmailLifetimeFor(p)
+	}
+	return c.LifetimeFor(p)
 }
 
 // cooldown returns the wait after the sends-th send before the next one.

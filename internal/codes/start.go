@@ -45,7 +45,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*monban.Flow, error
 	f := &monban.Flow{
 		ID: monban.NewID("flw"), AccountID: in.AccountID, Purpose: in.Purpose, Channel: in.Channel,
 		Destination: dest, Sends: 1, NextSendAt: now.Add(s.cfg.cooldown(1)),
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.FlowLifetime),
+		CreatedAt: now, ExpiresAt: now.Add(max(s.cfg.FlowLifetime, s.cfg.lifetimeOn(in.Purpose, in.Channel))),
 	}
 	issue := monban.CodeIssue{Now: now, NewFlow: f, Limits: s.sendLimits(in.AccountID, in.Channel, dest, in.IP)}
 	if err := s.issue(ctx, &issue, f, in.Lang); err != nil {
@@ -118,7 +118,7 @@ func (s *Service) issue(ctx context.Context, in *monban.CodeIssue, f *monban.Flo
 	if err != nil {
 		return err
 	}
-	expires := in.Now.Add(s.cfg.LifetimeFor(f.Purpose))
+	expires := in.Now.Add(s.cfg.lifetimeOn(f.Purpose, f.Channel))
 	if expires.After(f.ExpiresAt) {
 		expires = f.ExpiresAt // a code never outlives its flow
 	}

@@ -61,6 +61,15 @@ type Config struct {
 	SMSRegions       []string      `yaml:"sms_allowed_regions" env:"MONBAN_SMS_ALLOWED_REGIONS"`
 	SMSBudgetPerHour int           `yaml:"sms_budget_per_hour" env:"MONBAN_SMS_BUDGET_PER_HOUR"`
 	OutboxWorkers    int           `yaml:"outbox_workers" env:"MONBAN_OUTBOX_WORKERS"`
+
+	// Sign-in throttling against credential stuffing: failed sign-ins from
+	// devices no account knows, per IP (IPv6 /64) per hour and in all per
+	// minute. 0: the default (100 and 3000); negative: off.
+	SignInFailuresPerIPHour int `yaml:"signin_failures_per_ip_hour" env:"MONBAN_SIGNIN_FAILURES_PER_IP_HOUR"`
+	SignInFailuresPerMinute int `yaml:"signin_failures_per_minute" env:"MONBAN_SIGNIN_FAILURES_PER_MINUTE"`
+	// SupportContact is shown where a person cannot recover alone, until
+	// the support desk exists: e.g. "support@example.jp / 0120-000-000".
+	SupportContact string `yaml:"support_contact" env:"MONBAN_SUPPORT_CONTACT"`
 }
 
 // HTTPProvider configures an SMS or voice provider reached over HTTP; see

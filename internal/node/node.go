@@ -20,8 +20,10 @@ import (
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/password"
+	"github.com/monban-dev/monban/internal/recovery"
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
+	"github.com/monban-dev/monban/internal/throttle"
 	"github.com/monban-dev/monban/internal/web"
 )
 
@@ -48,6 +50,8 @@ type Node struct {
 	Codes    *codes.Service
 	Worker   *delivery.Worker
 	Notices  *notices.Service
+	Throttle *throttle.Service
+	Recovery *recovery.Service
 	Web      *web.Server
 	log      *slog.Logger
 	clock    monban.Clock
@@ -124,21 +128,28 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	metrics.Budget(codeSvc, log)
 	metrics.GaugeFunc("monban_password_hashes_in_flight", "Password hashes running now.", func() float64 { return float64(hasher.InFlight()) })
 	accounts.OnSignInOutcome(func(o string) { metrics.SignIns.WithLabelValues(o).Inc() })
+	throttleSvc := throttle.New(db, clock, throttle.Config{PerIPHour: cfg.SignInFailuresPerIPHour,
+		GlobalPerMinute: cfg.SignInFailuresPerMinute}, log)
+	accounts.SetThrottle(throttleSvc)
+	recoverySvc := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
+		Hasher: hasher, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
+		Clock: clock, Random: rand.Reader, Log: log}, recovery.Config{PublicURL: cfg.PublicURL})
 	var dev web.DevOutbox
 	if cfg.Dev {
 		dev = devOutbox{db}
 	}
-	srv, err := web.New(web.Config{Dev: cfg.Dev, TLS: cfg.TLSCert != "", Secret: secret, SenderDomain: domainOf(cfg.MailFrom)}, web.Deps{
+	srv, err := web.New(web.Config{Dev: cfg.Dev, TLS: cfg.TLSCert != "", Secret: secret, SenderDomain: domainOf(cfg.MailFrom),
+		SupportContact: cfg.SupportContact}, web.Deps{
 		Accounts: accounts, Keys: keys, DB: db, Clock: clock, Log: log, Metrics: metrics, OpenAPI: monban.OpenAPI,
 		Codes: codeSvc, Outbox: worker, Receipts: db, Parsers: parsers, DevOutbox: dev,
-		Notices: noticeSvc, NoticeStore: db,
+		Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc,
-		Worker: worker, Notices: noticeSvc, Web: srv, log: log, clock: clock}, nil
+		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc, Web: srv, log: log, clock: clock}, nil
 }
 
 // Run runs the node's background work — the outbox worker and the pruning
@@ -164,6 +175,10 @@ func (n *Node) prune(ctx context.Context) {
 			}
 			if _, err := n.DB.PruneLimitCounters(ctx, now); err != nil {
 				n.log.Warn("prune limit counters", "err", err)
+			}
+			// A week without failures forgets a delay, not a disabled password.
+			if _, err := n.DB.PruneThrottle(ctx, now.Add(-7*24*time.Hour), n.Throttle.Config().Policy.DisableAt); err != nil {
+				n.log.Warn("prune throttle counters", "err", err)
 			}
 		}
 	}

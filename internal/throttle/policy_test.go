@@ -38,15 +38,15 @@ func TestDecide(t *testing.T) {
 		{"never failed", State{}, Decision{Allowed: true}},
 		{"five free failures, just now", st(5, now), Decision{Allowed: true}},
 		{"sixth failure just now: wait 30 s", st(6, now), Decision{RetryAt: now.Add(30 * time.Second)}},
-		{"sixth failure 29 s ago", st(6, ago(29 * time.Second)), Decision{RetryAt: now.Add(time.Second)}},
-		{"sixth failure 30 s ago", st(6, ago(30 * time.Second)), Decision{Allowed: true}},
-		{"seventh: a minute", st(7, ago(59 * time.Second)), Decision{RetryAt: now.Add(time.Second)}},
-		{"twelfth: 32 minutes", st(12, ago(31 * time.Minute)), Decision{RetryAt: now.Add(time.Minute)}},
-		{"capped at an hour", st(50, ago(59 * time.Minute)), Decision{RetryAt: now.Add(time.Minute)}},
+		{"sixth failure 29 s ago", st(6, ago(29*time.Second)), Decision{RetryAt: now.Add(time.Second)}},
+		{"sixth failure 30 s ago", st(6, ago(30*time.Second)), Decision{Allowed: true}},
+		{"seventh: a minute", st(7, ago(59*time.Second)), Decision{RetryAt: now.Add(time.Second)}},
+		{"twelfth: 32 minutes", st(12, ago(31*time.Minute)), Decision{RetryAt: now.Add(time.Minute)}},
+		{"capped at an hour", st(50, ago(59*time.Minute)), Decision{RetryAt: now.Add(time.Minute)}},
 		{"an hour later", st(50, ago(time.Hour)), Decision{Allowed: true}},
-		{"99 failures: still one more try", st(99, ago(2 * time.Hour)), Decision{Allowed: true}},
-		{"100 consecutive: disabled", st(100, ago(48 * time.Hour)), Decision{Disabled: true}},
-		{"past 100 a year later: still disabled", st(130, ago(365 * 24 * time.Hour)), Decision{Disabled: true}},
+		{"99 failures: still one more try", st(99, ago(2*time.Hour)), Decision{Allowed: true}},
+		{"100 consecutive: disabled", st(100, ago(48*time.Hour)), Decision{Disabled: true}},
+		{"past 100 a year later: still disabled", st(130, ago(365*24*time.Hour)), Decision{Disabled: true}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := p.Decide(tt.s, now); got != tt.want {

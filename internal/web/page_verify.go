@@ -235,6 +235,10 @@ func doneKey(done string) string {
 		return "verify.done_phone"
 	case "email":
 		return "verify.done_email"
+	case "changed_email":
+		return "change.done_email"
+	case "changed_phone":
+		return "change.done_phone"
 	}
 	return ""
 }

@@ -52,6 +52,19 @@ func (s *Server) routes() []route {
 		{pattern: "GET /check", kind: kindPage, handle: s.pageCheck},
 		{pattern: "POST /check", kind: kindForm, handle: s.pageCheckSubmit},
 
+		{pattern: "GET /help/signin", kind: kindPage, handle: s.pageHelpSignIn},
+		{pattern: "POST /help/signin", kind: kindForm, handle: s.pageHelpSignInSubmit},
+		{pattern: "GET /help/signin/{id}", kind: kindPage, handle: s.pageHelpStep},
+		{pattern: "POST /help/signin/{id}/code", kind: kindForm, handle: s.pageHelpCode},
+		{pattern: "POST /help/signin/{id}/second", kind: kindForm, handle: s.pageHelpSecond},
+		{pattern: "POST /help/signin/{id}/password", kind: kindForm, handle: s.pageHelpPassword},
+		{pattern: "GET /help/undo/{token}", kind: kindPage, handle: s.pageUndo},
+		{pattern: "POST /help/undo/{token}", kind: kindForm, handle: s.pageUndoSubmit},
+		{pattern: "GET /account/contact", kind: kindPage, handle: s.pageContact},
+		{pattern: "POST /account/contact", kind: kindForm, handle: s.pageContactSubmit},
+		{pattern: "GET /account/contact/{id}", kind: kindPage, handle: s.pageContactVerify},
+		{pattern: "POST /account/contact/{id}", kind: kindForm, handle: s.pageContactVerifySubmit},
+
 		// JSON API for native apps.
 		{pattern: "POST /api/v1/accounts", kind: kindAPI, handle: s.apiRegister},
 		{pattern: "GET /api/v1/account", kind: kindAPI, handle: s.apiAccount},
@@ -68,6 +81,15 @@ func (s *Server) routes() []route {
 		{pattern: "GET /api/v1/notices", kind: kindAPI, handle: s.apiNotices},
 		{pattern: "POST /api/v1/notices/read", kind: kindAPI, handle: s.apiNoticesRead},
 		{pattern: "POST /api/v1/check", kind: kindAPI, handle: s.apiCheck},
+
+		{pattern: "POST /api/v1/recoveries", kind: kindAPI, handle: s.apiStartRecovery},
+		{pattern: "GET /api/v1/recoveries/{id}", kind: kindAPI, handle: s.apiGetRecovery},
+		{pattern: "POST /api/v1/recoveries/{id}/code", kind: kindAPI, handle: s.apiRecoveryCode},
+		{pattern: "POST /api/v1/recoveries/{id}/second", kind: kindAPI, handle: s.apiRecoverySecond},
+		{pattern: "POST /api/v1/recoveries/{id}/password", kind: kindAPI, handle: s.apiRecoveryPassword},
+		{pattern: "POST /api/v1/contact-changes", kind: kindAPI, handle: s.apiStartChange},
+		{pattern: "POST /api/v1/contact-changes/{id}/verify", kind: kindAPI, handle: s.apiVerifyChange},
+		{pattern: "POST /api/v1/contact-changes/undo", kind: kindAPI, handle: s.apiUndoChange},
 
 		// Host apps (API key).
 		{pattern: routeIntrospect, kind: kindAPI, handle: s.apiIntrospect},

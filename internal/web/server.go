@@ -13,6 +13,7 @@ import (
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/apikey"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/recovery"
 )
 
 // Config is what the web layer needs to know about its deployment.
@@ -23,6 +24,8 @@ type Config struct {
 	ServiceName  string // shown in page titles
 	MaxBodyBytes int64  // request body limit
 	SenderDomain string // the domain codes are mailed from (for carrier-mail advice)
+	// SupportContact is shown where a person cannot recover alone.
+	SupportContact string
 }
 
 // Pinger reports whether the database is reachable.
@@ -53,6 +56,8 @@ type Server struct {
 
 	notices     *notices.Service
 	noticeStore NoticeStore
+
+	recovery *recovery.Service
 }
 
 // Notifier wakes the outbox worker after a message is queued.
@@ -76,6 +81,8 @@ type Deps struct {
 
 	Notices     *notices.Service // message center and the public check
 	NoticeStore NoticeStore
+
+	Recovery *recovery.Service // login help and contact changes
 }
 
 // New builds the server and its routes.
@@ -101,6 +108,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		clock: d.Clock, log: d.Log, metrics: d.Metrics, openapi: d.OpenAPI,
 		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox,
 		notices: d.Notices, noticeStore: d.NoticeStore}
+	s.recovery = d.Recovery
 	s.handler = s.buildMux()
 	return s, nil
 }
