@@ -44,6 +44,9 @@ type SMTPConfig struct {
 	// TLSConfig overrides the TLS settings, e.g. to trust a private CA.
 	TLSConfig *tls.Config
 	Clock     monban.Clock // for the Date header; the wall clock when nil
+	// Sign, when set, turns the composed message into the one sent, e.g.
+	// with a DKIM-Signature prepended (NewDKIMSigner).
+	Sign func(msg []byte) ([]byte, error)
 }
 
 // SMTP sends email over SMTP, one connection per message. It uses the
@@ -93,6 +96,11 @@ func (s *SMTP) Send(ctx context.Context, out *Outgoing) (string, error) {
 	msg, err := s.compose(out, msgID)
 	if err != nil {
 		return "", Permanent("cannot compose the email", err)
+	}
+	if s.cfg.Sign != nil {
+		if msg, err = s.cfg.Sign(msg); err != nil {
+			return "", Permanent("cannot sign the email", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()

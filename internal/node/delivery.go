@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/monban-dev/monban"
@@ -26,8 +27,12 @@ func channels(cfg Config, db *sqlstore.DB, secret []byte, clock monban.Clock) (m
 	senders := map[monban.Channel]delivery.Sender{}
 	parsers := map[string]web.ReceiptParser{}
 	if cfg.SMTPHost != "" {
+		sign, err := dkimSigner(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
 		smtp, err := delivery.NewSMTP(delivery.SMTPConfig{Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername,
-			Password: cfg.SMTPPassword, From: cfg.MailFrom, FromName: cfg.MailFromName, TLS: cfg.SMTPTLS, Clock: clock})
+			Password: cfg.SMTPPassword, From: cfg.MailFrom, FromName: cfg.MailFromName, TLS: cfg.SMTPTLS, Clock: clock, Sign: sign})
 		if err != nil {
 			return nil, nil, fmt.Errorf("smtp: %w", err)
 		}
@@ -65,6 +70,22 @@ func channels(cfg Config, db *sqlstore.DB, secret []byte, clock monban.Clock) (m
 		}
 	}
 	return senders, parsers, nil
+}
+
+// dkimSigner returns the DKIM signer the configuration names, or nil.
+func dkimSigner(cfg Config) (func([]byte) ([]byte, error), error) {
+	if cfg.DKIMPrivateKeyFile == "" {
+		return nil, nil
+	}
+	key, err := os.ReadFile(cfg.DKIMPrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("dkim_private_key_file: %w", err)
+	}
+	domain := cfg.DKIMDomain
+	if domain == "" {
+		domain = domainOf(cfg.MailFrom)
+	}
+	return delivery.NewDKIMSigner(domain, cfg.DKIMSelector, key)
 }
 
 // provider returns the sender named for a channel, or nil for none.
