@@ -39,12 +39,14 @@ type Config struct {
 	PublicURL    string `yaml:"public_url" env:"MONBAN_PUBLIC_URL"`
 	MailFrom     string `yaml:"mail_from" env:"MONBAN_MAIL_FROM"`
 	MailFromName string `yaml:"mail_from_name" env:"MONBAN_MAIL_FROM_NAME"`
+
 	// DKIM signs every email when a private key (PEM, RSA or Ed25519) is
 	// given; the domain defaults to MailFrom's. The README shows the DNS
 	// record to publish.
 	DKIMPrivateKeyFile string `yaml:"dkim_private_key_file" env:"MONBAN_DKIM_PRIVATE_KEY_FILE"`
 	DKIMSelector       string `yaml:"dkim_selector" env:"MONBAN_DKIM_SELECTOR"`
 	DKIMDomain         string `yaml:"dkim_domain" env:"MONBAN_DKIM_DOMAIN"`
+
 	SMTPHost     string `yaml:"smtp_host" env:"MONBAN_SMTP_HOST"`
 	SMTPPort     int    `yaml:"smtp_port" env:"MONBAN_SMTP_PORT"`
 	SMTPUsername string `yaml:"smtp_username" env:"MONBAN_SMTP_USERNAME"`
