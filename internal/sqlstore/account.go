@@ -15,9 +15,9 @@ const accountColumns = `a.id, a.status, a.password_hash, a.two_step, a.lang, a.c
 // monban.MaxAccountsPerPhone accounts, is an EConflict and writes nothing.
 func (db *DB) CreateAccount(ctx context.Context, a *monban.Account, ids []monban.Identifier, ev monban.AuditEvent) error {
 	return db.inTx(ctx, "create account", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO accounts
+		_, err := db.txExec(ctx, tx, `INSERT INTO accounts
 			(id, status, password_hash, two_step, lang, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`),
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, string(a.Status), a.PasswordHash, a.TwoStep, a.Lang, micros(a.CreatedAt), micros(a.UpdatedAt))
 		if err != nil {
 			return err
@@ -27,6 +27,11 @@ func (db *DB) CreateAccount(ctx context.Context, a *monban.Account, ids []monban
 			if err := db.insertIdentifier(ctx, tx, id); err != nil {
 				return err
 			}
+		}
+		// Host apps hear of the account only if it was stored.
+		if err := db.insertWebhookEvent(ctx, tx, &monban.WebhookEvent{ID: monban.NewID("evt"),
+			Type: monban.EventAccountRegistered, AccountID: a.ID, CreatedAt: a.CreatedAt}); err != nil {
+			return err
 		}
 		return db.insertAudit(ctx, tx, ev)
 	})
@@ -38,8 +43,8 @@ func (db *DB) insertIdentifier(ctx context.Context, tx *sql.Tx, id monban.Identi
 			return err
 		}
 	}
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO identifiers
-		(kind, value, account_id, verified, created_at) VALUES (?, ?, ?, ?, ?)`),
+	_, err := db.txExec(ctx, tx, `INSERT INTO identifiers
+		(kind, value, account_id, verified, created_at) VALUES (?, ?, ?, ?, ?)`,
 		string(id.Kind), id.Value, id.AccountID, id.Verified, micros(id.CreatedAt))
 	if isUniqueViolation(err) {
 		return monban.Errorf(monban.EConflict, "identifier.taken").WithField(string(id.Kind)).Wrap(err)
@@ -55,7 +60,7 @@ func (db *DB) checkPhoneCap(ctx context.Context, tx *sql.Tx, phone string) error
 		return err
 	}
 	var n int
-	err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM identifiers WHERE kind = ? AND value = ?`),
+	err := db.txQueryRow(ctx, tx, `SELECT COUNT(*) FROM identifiers WHERE kind = ? AND value = ?`,
 		string(monban.KindPhone), phone).Scan(&n)
 	if err != nil {
 		return err
@@ -138,7 +143,7 @@ func (db *DB) IdentifiersByAccount(ctx context.Context, accountID string) ([]mon
 // rehashing with new parameters) and appends ev, in one transaction.
 func (db *DB) UpdatePasswordHash(ctx context.Context, accountID, hash string, ev monban.AuditEvent) error {
 	return db.inTx(ctx, "update password hash", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`),
+		res, err := db.txExec(ctx, tx, `UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?`,
 			hash, micros(db.clock.Now()), accountID)
 		if err := affectedOne(res, err); err != nil {
 			return err

@@ -62,8 +62,8 @@ func (db *DB) insertFlow(ctx context.Context, tx *sql.Tx, now time.Time, f *monb
 		return err
 	}
 	var next sql.NullInt64
-	err := tx.QueryRowContext(ctx, db.q(`SELECT MAX(next_send_at) FROM flows
-		WHERE account_id = ? AND purpose = ? AND destination = ? AND completed_at = 0 AND expires_at > ?`),
+	err := db.txQueryRow(ctx, tx, `SELECT MAX(next_send_at) FROM flows
+		WHERE account_id = ? AND purpose = ? AND destination = ? AND completed_at = 0 AND expires_at > ?`,
 		f.AccountID, string(f.Purpose), f.Destination, micros(now)).Scan(&next)
 	if err != nil {
 		return err
@@ -71,8 +71,8 @@ func (db *DB) insertFlow(ctx context.Context, tx *sql.Tx, now time.Time, f *monb
 	if next.Valid && next.Int64 > micros(now) {
 		return monban.RateLimited("code.resend_cooldown", fromMicros(next.Int64))
 	}
-	_, err = tx.ExecContext(ctx, db.q(`INSERT INTO flows (`+flowColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err = db.txExec(ctx, tx, `INSERT INTO flows (`+flowColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.AccountID, string(f.Purpose), string(f.Channel), f.Destination, f.Sends, f.Failures,
 		micros(f.NextSendAt), micros(f.CreatedAt), micros(f.ExpiresAt), micros(f.CompletedAt))
 	return err
@@ -83,8 +83,8 @@ func (db *DB) insertFlow(ctx context.Context, tx *sql.Tx, now time.Time, f *monb
 // resends racing only one goes out; the other gets the new cooldown.
 func (db *DB) resendFlow(ctx context.Context, tx *sql.Tx, in monban.CodeIssue) error {
 	now := micros(in.Now)
-	res, err := tx.ExecContext(ctx, db.q(`UPDATE flows SET sends = sends + 1, next_send_at = ?
-		WHERE id = ? AND sends = ? AND next_send_at <= ? AND completed_at = 0 AND expires_at > ?`),
+	res, err := db.txExec(ctx, tx, `UPDATE flows SET sends = sends + 1, next_send_at = ?
+		WHERE id = ? AND sends = ? AND next_send_at <= ? AND completed_at = 0 AND expires_at > ?`,
 		micros(in.NextSendAt), in.FlowID, in.ExpectSends, now, now)
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func (db *DB) resendFlow(ctx context.Context, tx *sql.Tx, in monban.CodeIssue) e
 	if n, err := res.RowsAffected(); err != nil || n == 1 {
 		return err
 	}
-	f, err := scanFlow(tx.QueryRowContext(ctx, db.q(`SELECT `+flowColumns+` FROM flows WHERE id = ?`), in.FlowID))
+	f, err := scanFlow(db.txQueryRow(ctx, tx, `SELECT `+flowColumns+` FROM flows WHERE id = ?`, in.FlowID))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return codeNotFound()
@@ -107,9 +107,9 @@ func (db *DB) resendFlow(ctx context.Context, tx *sql.Tx, in monban.CodeIssue) e
 }
 
 func (db *DB) insertCode(ctx context.Context, tx *sql.Tx, c *monban.Code) error {
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO codes
+	_, err := db.txExec(ctx, tx, `INSERT INTO codes
 		(id, flow_id, hash, checks, created_at, expires_at, used_at, message_id)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.FlowID, c.Hash, c.Checks, micros(c.CreatedAt), micros(c.ExpiresAt), micros(c.UsedAt), c.MessageID)
 	return err
 }
@@ -144,8 +144,7 @@ func (db *DB) CheckCode(ctx context.Context, flowID, accountID string, now time.
 	var flow *monban.Flow
 	var wrong *monban.Error // returned after the failure is committed
 	err := db.inTx(ctx, "check code", func(tx *sql.Tx) error {
-		f, err := scanFlow(tx.QueryRowContext(ctx,
-			db.q(`SELECT `+flowColumns+` FROM flows WHERE id = ?`+db.d.forUpdate()), flowID))
+		f, err := scanFlow(db.txQueryRow(ctx, tx, `SELECT `+flowColumns+` FROM flows WHERE id = ?`+db.d.forUpdate(), flowID))
 		if errors.Is(err, sql.ErrNoRows) || err == nil && f.AccountID != accountID {
 			return codeNotFound()
 		}
@@ -189,9 +188,9 @@ func (db *DB) CheckCode(ctx context.Context, flowID, accountID string, now time.
 // activeCodes returns the flow's codes that are unused, unexpired and have
 // checks left, newest first.
 func (db *DB) activeCodes(ctx context.Context, tx *sql.Tx, flowID string, now time.Time, maxChecks int) ([]activeCode, error) {
-	rows, err := tx.QueryContext(ctx, db.q(`SELECT id, hash, checks FROM codes
+	rows, err := db.txQuery(ctx, tx, `SELECT id, hash, checks FROM codes
 		WHERE flow_id = ? AND used_at = 0 AND expires_at > ? AND checks < ?
-		ORDER BY created_at DESC, id`), flowID, micros(now), maxChecks)
+		ORDER BY created_at DESC, id`, flowID, micros(now), maxChecks)
 	if err != nil {
 		return nil, err
 	}
@@ -209,14 +208,14 @@ func (db *DB) activeCodes(ctx context.Context, tx *sql.Tx, flowID string, now ti
 
 // completeFlow uses the code, completes the flow and verifies what it proved.
 func (db *DB) completeFlow(ctx context.Context, tx *sql.Tx, f *monban.Flow, codeID string, now time.Time) error {
-	res, err := tx.ExecContext(ctx, db.q(`UPDATE codes SET used_at = ? WHERE id = ? AND used_at = 0`), micros(now), codeID)
+	res, err := db.txExec(ctx, tx, `UPDATE codes SET used_at = ? WHERE id = ? AND used_at = 0`, micros(now), codeID)
 	if err := affectedOne(res, err); err != nil {
 		if monban.IsNotFound(err) {
 			return codeUsed()
 		}
 		return err
 	}
-	res, err = tx.ExecContext(ctx, db.q(`UPDATE flows SET completed_at = ? WHERE id = ? AND completed_at = 0`), micros(now), f.ID)
+	res, err = db.txExec(ctx, tx, `UPDATE flows SET completed_at = ? WHERE id = ? AND completed_at = 0`, micros(now), f.ID)
 	if err := affectedOne(res, err); err != nil {
 		if monban.IsNotFound(err) {
 			return codeUsed()
@@ -238,7 +237,7 @@ func (db *DB) verifyIdentifier(ctx context.Context, tx *sql.Tx, f *monban.Flow, 
 	if f.Channel == monban.ChannelEmail {
 		kind = monban.KindEmail
 	}
-	res, err := tx.ExecContext(ctx, db.q(`UPDATE identifiers SET verified = ? WHERE account_id = ? AND kind = ? AND value = ?`),
+	res, err := db.txExec(ctx, tx, `UPDATE identifiers SET verified = ? WHERE account_id = ? AND kind = ? AND value = ?`,
 		true, f.AccountID, string(kind), f.Destination)
 	if err := affectedOne(res, err); !monban.IsNotFound(err) {
 		return err
@@ -253,12 +252,12 @@ func (db *DB) verifyIdentifier(ctx context.Context, tx *sql.Tx, f *monban.Flow, 
 // before the newest code, or the hour's failure budget, runs out.
 func (db *DB) recordFailure(ctx context.Context, tx *sql.Tx, f *monban.Flow, newest activeCode, now time.Time,
 	maxChecks int, failLimits []monban.Limit) (*monban.Error, error) {
-	_, err := tx.ExecContext(ctx, db.q(`UPDATE codes SET checks = checks + 1
-		WHERE flow_id = ? AND used_at = 0 AND expires_at > ? AND checks < ?`), f.ID, micros(now), maxChecks)
+	_, err := db.txExec(ctx, tx, `UPDATE codes SET checks = checks + 1
+		WHERE flow_id = ? AND used_at = 0 AND expires_at > ? AND checks < ?`, f.ID, micros(now), maxChecks)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, db.q(`UPDATE flows SET failures = failures + 1 WHERE id = ?`), f.ID); err != nil {
+	if _, err := db.txExec(ctx, tx, `UPDATE flows SET failures = failures + 1 WHERE id = ?`, f.ID); err != nil {
 		return nil, err
 	}
 	counts, err := db.bumpLimits(ctx, tx, now, failLimits)

@@ -17,8 +17,10 @@ type DB struct {
 	d     *dialect
 	clock monban.Clock
 
-	mu    sync.Mutex
-	stmts sync.Map // query text → *sql.Stmt prepared on the read pool
+	mu     sync.Mutex
+	stmts  sync.Map // query text → *sql.Stmt prepared on the read pool
+	wstmts sync.Map // query text → *sql.Stmt prepared on the write pool (SQLite)
+	wanted sync.Map // query texts seen in transactions, to prepare after them
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL selects
@@ -49,10 +51,12 @@ func Open(ctx context.Context, dsn string, clock monban.Clock) (*DB, error) {
 
 // Close closes the prepared statements and the pools.
 func (db *DB) Close() error {
-	db.stmts.Range(func(_, v any) bool {
-		v.(*sql.Stmt).Close()
-		return true
-	})
+	for _, m := range []*sync.Map{&db.stmts, &db.wstmts} {
+		m.Range(func(_, v any) bool {
+			v.(*sql.Stmt).Close()
+			return true
+		})
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -89,9 +93,12 @@ func (db *DB) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) er
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
+		db.prepareWanted(ctx)
 		return wrap(op, err)
 	}
-	return wrap(op, tx.Commit())
+	err = tx.Commit()
+	db.prepareWanted(ctx)
+	return wrap(op, err)
 }
 
 // stmt returns query prepared on the read pool, preparing it on first use
@@ -131,3 +138,63 @@ func fromMicros(v int64) time.Time {
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
+
+// Write statements are prepared too, on SQLite, where parsing a statement
+// costs as much as running it. They cannot be prepared inside a transaction
+// (the write pool's only connection is busy there), so a statement first
+// seen in a transaction runs unprepared and is prepared right after it, on
+// the write pool; later transactions bind it with Tx.StmtContext. pgx caches
+// prepared statements per connection by itself, so PostgreSQL skips this.
+
+func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if db.d.name != dialectSQLite {
+		return nil
+	}
+	if s, ok := db.wstmts.Load(query); ok {
+		return tx.StmtContext(ctx, s.(*sql.Stmt))
+	}
+	db.wanted.Store(query, struct{}{})
+	return nil
+}
+
+// prepareWanted prepares the write statements seen since the last call. It
+// runs outside any transaction.
+func (db *DB) prepareWanted(ctx context.Context) {
+	db.wanted.Range(func(k, _ any) bool {
+		query := k.(string)
+		db.wanted.Delete(query)
+		if _, ok := db.wstmts.Load(query); ok {
+			return true
+		}
+		if s, err := db.w.PrepareContext(ctx, db.q(query)); err == nil {
+			if _, loaded := db.wstmts.LoadOrStore(query, s); loaded {
+				s.Close()
+			}
+		}
+		return true
+	})
+}
+
+// txExec runs a write statement in tx, prepared when it can be.
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if s := db.txStmt(ctx, tx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, db.q(query), args...)
+}
+
+// txQuery runs a query in tx, prepared when it can be.
+func (db *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if s := db.txStmt(ctx, tx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, db.q(query), args...)
+}
+
+// txQueryRow runs a one-row query in tx, prepared when it can be.
+func (db *DB) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if s := db.txStmt(ctx, tx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, db.q(query), args...)
+}

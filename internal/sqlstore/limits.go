@@ -31,10 +31,10 @@ func (db *DB) bumpLimits(ctx context.Context, tx *sql.Tx, now time.Time, limits 
 	for _, i := range order {
 		l := limits[i]
 		start := l.WindowStart(now)
-		err := tx.QueryRowContext(ctx, db.q(`INSERT INTO limit_counters (key, window_start, n, expires_at)
+		err := db.txQueryRow(ctx, tx, `INSERT INTO limit_counters (key, window_start, n, expires_at)
 			VALUES (?, ?, 1, ?)
 			ON CONFLICT (key, window_start) DO UPDATE SET n = limit_counters.n + 1
-			RETURNING n`),
+			RETURNING n`,
 			l.Key, micros(start), micros(start.Add(l.Window))).Scan(&counts[i])
 		if err != nil {
 			return nil, err

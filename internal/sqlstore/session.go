@@ -22,8 +22,8 @@ func (db *DB) CreateSession(ctx context.Context, s *monban.Session, d *monban.De
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO sessions (`+sessionColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		_, err := db.txExec(ctx, tx, `INSERT INTO sessions (`+sessionColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			s.ID, s.TokenHash, s.AccountID, s.DeviceID, string(s.Kind), s.AuthLevel, strings.Join(s.Methods, " "),
 			s.IP, s.UserAgent, micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt), micros(s.RevokedAt))
 		if err != nil {
@@ -40,14 +40,14 @@ func (db *DB) upsertDevice(ctx context.Context, tx *sql.Tx, accountID string, d 
 	if d.AccountID != "" {
 		accountID = d.AccountID
 	}
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO devices
+	_, err := db.txExec(ctx, tx, `INSERT INTO devices
 		(account_id, id, kind, label, created_at, last_seen_at, trusted_until)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, id) DO UPDATE SET
 			last_seen_at = excluded.last_seen_at,
 			label = CASE WHEN excluded.label <> '' THEN excluded.label ELSE devices.label END,
 			trusted_until = CASE WHEN excluded.trusted_until > devices.trusted_until
-				THEN excluded.trusted_until ELSE devices.trusted_until END`),
+				THEN excluded.trusted_until ELSE devices.trusted_until END`,
 		accountID, d.ID, string(d.Kind), d.Label, micros(d.CreatedAt), micros(d.LastSeenAt), micros(d.TrustedUntil))
 	return err
 }
@@ -118,8 +118,8 @@ func (db *DB) SessionsByAccount(ctx context.Context, accountID string, now time.
 // session of another account, or one already revoked, is ENotFound.
 func (db *DB) RevokeSession(ctx context.Context, accountID, sessionID string, at time.Time, ev monban.AuditEvent) error {
 	return db.inTx(ctx, "revoke session", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE sessions SET revoked_at = ?
-			WHERE id = ? AND account_id = ? AND revoked_at = 0`), micros(at), sessionID, accountID)
+		res, err := db.txExec(ctx, tx, `UPDATE sessions SET revoked_at = ?
+			WHERE id = ? AND account_id = ? AND revoked_at = 0`, micros(at), sessionID, accountID)
 		if err := affectedOne(res, err); err != nil {
 			return err
 		}
@@ -133,8 +133,8 @@ func (db *DB) RevokeSession(ctx context.Context, accountID, sessionID string, at
 func (db *DB) RevokeOtherSessions(ctx context.Context, accountID, keepSessionID string, at time.Time, ev monban.AuditEvent) (int, error) {
 	var n int64
 	err := db.inTx(ctx, "revoke other sessions", func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE sessions SET revoked_at = ?
-			WHERE account_id = ? AND id <> ? AND revoked_at = 0 AND expires_at > ?`),
+		res, err := db.txExec(ctx, tx, `UPDATE sessions SET revoked_at = ?
+			WHERE account_id = ? AND id <> ? AND revoked_at = 0 AND expires_at > ?`,
 			micros(at), accountID, keepSessionID, micros(at))
 		if err != nil {
 			return err
