@@ -82,6 +82,7 @@ type Service struct {
 	random    io.Reader
 	cfg       Config
 	onOutcome func(outcome string)
+	gate      Gate // decides whether the password alone is enough
 	throttle  Throttle
 }
 

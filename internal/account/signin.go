@@ -30,6 +30,7 @@ type Choice struct {
 type SignInResult struct {
 	SignedIn *SignedIn
 	Choices  []Choice
+	Held     *Held // a second proof is needed first (2-step or a new device)
 }
 
 // errSignInFailed is the one answer for unknown identifiers, wrong passwords
@@ -119,6 +120,9 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 		if chosen == nil {
 			return s.choices(ctx, matched)
 		}
+	}
+	if held, err := s.hold(ctx, chosen, in.Meta); err != nil || held != nil {
+		return &SignInResult{Held: held}, err
 	}
 	si, err := s.startSession(ctx, chosen, monban.AuthPassword, []string{"pwd"}, in.Meta, monban.AuditSignedIn)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/monban-dev/monban/internal/apikey"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/delivery"
+	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/password"
@@ -24,6 +25,7 @@ import (
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/throttle"
+	"github.com/monban-dev/monban/internal/twostep"
 	"github.com/monban-dev/monban/internal/web"
 )
 
@@ -52,6 +54,8 @@ type Node struct {
 	Notices  *notices.Service
 	Throttle *throttle.Service
 	Recovery *recovery.Service
+	Factors  *factors.Service
+	TwoStep  *twostep.Service
 	Web      *web.Server
 	log      *slog.Logger
 	clock    monban.Clock
@@ -134,6 +138,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	recoverySvc := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
 		Hasher: hasher, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
 		Clock: clock, Random: rand.Reader, Log: log}, recovery.Config{PublicURL: cfg.PublicURL})
+	factorSvc, twoStep, err := wireTwoStep(cfg, db, box, secret, accounts, codeSvc, noticeSvc, clock, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	var dev web.DevOutbox
 	if cfg.Dev {
 		dev = devOutbox{db}
@@ -143,13 +152,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		Accounts: accounts, Keys: keys, DB: db, Clock: clock, Log: log, Metrics: metrics, OpenAPI: monban.OpenAPI,
 		Codes: codeSvc, Outbox: worker, Receipts: db, Parsers: parsers, DevOutbox: dev,
 		Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,
+		Factors: factorSvc, TwoStep: twoStep,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc,
-		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc, Web: srv, log: log, clock: clock}, nil
+		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc,
+		Factors: factorSvc, TwoStep: twoStep, Web: srv, log: log, clock: clock}, nil
 }
 
 // Run runs the node's background work — the outbox worker and the pruning

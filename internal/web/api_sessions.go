@@ -38,6 +38,9 @@ func (s *Server) apiSignIn(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if res.Held != nil {
+		return writeJSON(w, http.StatusAccepted, heldJSON(res.Held))
+	}
 	if res.SignedIn == nil {
 		out := struct {
 			Choices []choiceJSON `json:"choose_account"`

@@ -67,6 +67,12 @@ func TestSignIn(t *testing.T) {
 					}
 					want.Audit++
 					wantAudit = []string{monban.AuditSignedIn}
+					if tt.newDevice {
+						// No verified contact: the password alone signs a new
+						// device in, and the audit says so.
+						want.Audit++
+						wantAudit = []string{monban.AuditSignInUnchecked, monban.AuditSignedIn}
+					}
 				} else {
 					p := r.wantStatus(t, http.StatusUnauthorized).problem(t)
 					if p.Key != "signin.failed" || p.Code != "unauthorized" {
@@ -278,7 +284,7 @@ func TestSessionsListAndRevoke(t *testing.T) {
 		h.do(request{method: "DELETE", path: "/api/v1/session", bearer: first.Token}).wantStatus(t, http.StatusUnauthorized)
 
 		got := h.auditActions(first.ID)
-		wantAudit := []string{monban.AuditRegistered, monban.AuditSignedIn, monban.AuditSignedIn,
+		wantAudit := []string{monban.AuditRegistered, monban.AuditSignedIn, monban.AuditSignInUnchecked, monban.AuditSignedIn,
 			monban.AuditSessionRevoked, monban.AuditSignedOut}
 		if !slices.Equal(got, wantAudit) {
 			t.Errorf("audit %v, want %v", got, wantAudit)

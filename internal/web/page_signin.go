@@ -26,6 +26,11 @@ func (s *Server) pageSignInSubmit(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return s.formError(w, r, v, "signin", err)
 	}
+	if res.Held != nil {
+		s.setPending(w, res.Held)
+		http.Redirect(w, r, "/signin/verify", http.StatusSeeOther)
+		return nil
+	}
 	if res.SignedIn == nil {
 		v.TitleKey = "choose.title"
 		v.Data = res.Choices

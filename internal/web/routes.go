@@ -65,6 +65,35 @@ func (s *Server) routes() []route {
 		{pattern: "GET /account/contact/{id}", kind: kindPage, handle: s.pageContactVerify},
 		{pattern: "POST /account/contact/{id}", kind: kindForm, handle: s.pageContactVerifySubmit},
 
+		// The second step of signing in, passkeys, security settings and
+		// approve-or-deny prompts.
+		{pattern: "GET /signin/verify", kind: kindPage, handle: s.pageSigninVerify},
+		{pattern: "POST /signin/verify", kind: kindForm, handle: s.pageSigninVerifySubmit},
+		{pattern: "POST /signin/verify/send", kind: kindForm, handle: s.pageSigninVerifySend},
+		{pattern: "POST /signin/verify/approval", kind: kindForm, handle: s.pageSigninVerifyAsk},
+		{pattern: "GET /signin/verify/status", kind: kindAPI, handle: s.pageSigninVerifyStatus},
+		{pattern: "POST /signin/verify/complete", kind: kindForm, handle: s.pageSigninVerifyComplete},
+		{pattern: "POST /signin/verify/passkey/options", kind: kindAPI, handle: s.pageSigninVerifyPasskeyOptions},
+		{pattern: "POST /signin/verify/passkey", kind: kindAPI, handle: s.pageSigninVerifyPasskey},
+		{pattern: "POST /signin/passkey/options", kind: kindAPI, handle: s.pagePasskeySignInOptions},
+		{pattern: "POST /signin/passkey", kind: kindAPI, handle: s.pagePasskeySignIn},
+		{pattern: "GET /account/security", kind: kindPage, handle: s.pageSecurity},
+		{pattern: "GET /account/reauth", kind: kindPage, handle: s.pageReauth},
+		{pattern: "POST /account/reauth", kind: kindForm, handle: s.pageReauthSubmit},
+		{pattern: "POST /account/totp", kind: kindForm, handle: s.pageTOTPEnrol},
+		{pattern: "POST /account/totp/{id}/confirm", kind: kindForm, handle: s.pageTOTPConfirm},
+		{pattern: "POST /account/recovery-codes", kind: kindForm, handle: s.pageRecoveryCodes},
+		{pattern: "POST /account/factors/{id}/rename", kind: kindForm, handle: s.pageFactorRename},
+		{pattern: "POST /account/factors/{id}/remove", kind: kindForm, handle: s.pageFactorRemove},
+		{pattern: "POST /account/twostep", kind: kindForm, handle: s.pageTwoStep},
+		{pattern: "POST /account/devices/{id}/untrust", kind: kindForm, handle: s.pageUntrustDevice},
+		{pattern: "POST /account/passkeys/options", kind: kindAPI, handle: s.pagePasskeyOptions},
+		{pattern: "POST /account/passkeys", kind: kindAPI, handle: s.pagePasskeyAdd},
+		{pattern: "GET /account/approvals.json", kind: kindAPI, handle: s.pageApprovalsJSON},
+		{pattern: "POST /account/approvals/{id}", kind: kindForm, handle: s.pageApprovalDecide},
+		{pattern: "GET /approve/{token}", kind: kindPage, handle: s.pageApproveLink},
+		{pattern: "POST /approve/{token}", kind: kindForm, handle: s.pageApproveLinkSubmit},
+
 		// JSON API for native apps.
 		{pattern: "POST /api/v1/accounts", kind: kindAPI, handle: s.apiRegister},
 		{pattern: "GET /api/v1/account", kind: kindAPI, handle: s.apiAccount},
@@ -90,6 +119,17 @@ func (s *Server) routes() []route {
 		{pattern: "POST /api/v1/contact-changes", kind: kindAPI, handle: s.apiStartChange},
 		{pattern: "POST /api/v1/contact-changes/{id}/verify", kind: kindAPI, handle: s.apiVerifyChange},
 		{pattern: "POST /api/v1/contact-changes/undo", kind: kindAPI, handle: s.apiUndoChange},
+
+		// The second step of signing in for apps, approvals and factors.
+		{pattern: "POST /api/v1/signins/{id}", kind: kindAPI, handle: s.apiPendingStatus},
+		{pattern: "POST /api/v1/signins/{id}/code", kind: kindAPI, handle: s.apiPendingCode},
+		{pattern: "POST /api/v1/signins/{id}/verify", kind: kindAPI, handle: s.apiPendingVerify},
+		{pattern: "POST /api/v1/signins/{id}/approval", kind: kindAPI, handle: s.apiPendingApproval},
+		{pattern: "POST /api/v1/signins/{id}/passkey/options", kind: kindAPI, handle: s.apiPendingPasskeyOptions},
+		{pattern: "POST /api/v1/signins/{id}/passkey", kind: kindAPI, handle: s.apiPendingPasskey},
+		{pattern: "GET /api/v1/approvals", kind: kindAPI, handle: s.apiApprovals},
+		{pattern: "POST /api/v1/approvals/{id}", kind: kindAPI, handle: s.apiDecideApproval},
+		{pattern: "GET /api/v1/factors", kind: kindAPI, handle: s.apiFactors},
 
 		// Host apps (API key).
 		{pattern: routeIntrospect, kind: kindAPI, handle: s.apiIntrospect},

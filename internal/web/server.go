@@ -12,8 +12,10 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/apikey"
+	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/recovery"
+	"github.com/monban-dev/monban/internal/twostep"
 )
 
 // Config is what the web layer needs to know about its deployment.
@@ -58,6 +60,9 @@ type Server struct {
 	noticeStore NoticeStore
 
 	recovery *recovery.Service
+
+	factors *factors.Service // second factors
+	twostep *twostep.Service // held sign-ins, approvals, re-authentication
 }
 
 // Notifier wakes the outbox worker after a message is queued.
@@ -83,6 +88,9 @@ type Deps struct {
 	NoticeStore NoticeStore
 
 	Recovery *recovery.Service // login help and contact changes
+
+	Factors *factors.Service
+	TwoStep *twostep.Service
 }
 
 // New builds the server and its routes.
@@ -109,6 +117,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox,
 		notices: d.Notices, noticeStore: d.NoticeStore}
 	s.recovery = d.Recovery
+	s.factors, s.twostep = d.Factors, d.TwoStep
 	s.handler = s.buildMux()
 	return s, nil
 }

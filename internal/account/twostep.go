@@ -1,0 +1,73 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/monban-dev/monban"
+)
+
+// Held is a sign-in whose password was right but which waits for a second
+// proof: 2-step verification is on, or the device is new to the account.
+// Secret is shown once, to the browser (in a cookie) or the app.
+type Held struct {
+	ID        string
+	Secret    string
+	Reason    string   // "two_step" or "new_device"
+	Ways      []string // how the sign-in can be completed
+	ExpiresAt time.Time
+}
+
+// Gate decides, after the password, whether a sign-in may start a session
+// now (nil) or must wait for a second proof (internal/twostep).
+type Gate interface {
+	Hold(ctx context.Context, a *monban.Account, m Meta) (*Held, error)
+}
+
+// SetGate installs the second-step gate. Without one, the password alone
+// signs in (the foundation's behaviour).
+func (s *Service) SetGate(g Gate) { s.gate = g }
+
+func (s *Service) hold(ctx context.Context, a *monban.Account, m Meta) (*Held, error) {
+	if s.gate == nil {
+		return nil, nil
+	}
+	return s.gate.Hold(ctx, a, m)
+}
+
+// StartVerified starts a session for an account whose sign-in was proven
+// by the second step (or by a passkey alone): level and methods say how.
+func (s *Service) StartVerified(ctx context.Context, accountID string, level int, methods []string, m Meta, action string) (*SignedIn, error) {
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	if a.Status != monban.AccountActive {
+		return nil, errSignInFailed()
+	}
+	si, err := s.startSession(ctx, a, level, methods, m, action)
+	if err == nil {
+		s.onOutcome(OutcomeSuccess)
+	}
+	return si, err
+}
+
+// CheckPassword proves the account's password again (re-authentication
+// before a sensitive change). A wrong password is "reauth.wrong_password".
+func (s *Service) CheckPassword(ctx context.Context, accountID, pw string) error {
+	if len(pw) > MaxPasswordBytes {
+		return monban.Errorf(monban.EInvalid, "password.too_long").WithField("password").WithParams(map[string]any{"max": 256})
+	}
+	a, err := s.store.AccountByID(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	ok, _, err := s.hasher.Verify(ctx, a.PasswordHash, pw)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return monban.Errorf(monban.EUnauthorized, "reauth.wrong_password").WithField("password")
+	}
+	return nil
+}
