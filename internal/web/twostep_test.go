@@ -20,6 +20,7 @@ func (b *browser) knownDevice(accountID string) {
 	c := b.cookies["monban_device"]
 	if c == nil {
 		b.h.t.Fatal("no device cookie")
+		return
 	}
 	id, _, _ := strings.Cut(c.Value, ".")
 	b.h.exec(`INSERT INTO devices (account_id, id, kind, label, created_at, last_seen_at, trusted_until)
