@@ -80,6 +80,7 @@ type Service struct {
 	ids       Normalizer
 	clock     monban.Clock
 	random    io.Reader
+	risk      riskHooks // signals out, locks in (risk.go)
 	cfg       Config
 	onOutcome func(outcome string)
 	gate      Gate // decides whether the password alone is enough

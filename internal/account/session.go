@@ -12,6 +12,7 @@ import (
 type Current struct {
 	Account *monban.Account
 	Session *monban.Session
+	Lock    *monban.Lock // in force; set only under AllowLocked (the ways out)
 }
 
 func errSessionInvalid() error {
@@ -44,7 +45,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Current, err
 	if err := s.admit(ctx, sess, a.Status); err != nil {
 		return nil, err
 	}
-	return &Current{Account: a, Session: sess}, nil
+	cur := &Current{Account: a, Session: sess}
+	if err := s.checkLock(ctx, cur); err != nil {
+		return nil, err
+	}
+	return cur, nil
 }
 
 func wellFormedToken(token string) bool {
@@ -84,7 +89,8 @@ type WhoAmI struct {
 	Methods     []string
 	SessionID   string
 	DeviceID    string
-	ExpiresAt   time.Time // the earlier of the idle and absolute expiry
+	ExpiresAt   time.Time    // the earlier of the idle and absolute expiry
+	Lock        *monban.Lock // the lock in force, if any: the host app shows it
 }
 
 // WhoAmI checks a session token for a host app. It is the hottest path, so
@@ -103,7 +109,11 @@ func (s *Service) WhoAmI(ctx context.Context, token string) (*WhoAmI, error) {
 	if err := s.admit(ctx, sess, status); err != nil {
 		return nil, err
 	}
-	return &WhoAmI{
+	lock, err := s.activeLock(ctx, sess.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	return &WhoAmI{Lock: lock,
 		AccountID: sess.AccountID, Identifiers: ids, AuthLevel: sess.AuthLevel,
 		Methods: sess.Methods, SessionID: sess.ID, DeviceID: sess.DeviceID,
 		ExpiresAt: s.IdleExpiry(sess),

@@ -42,6 +42,9 @@ func errSignInFailed() error {
 // SignIn checks a password against the accounts the identifier names.
 func (s *Service) SignIn(ctx context.Context, in SignInInput) (*SignInResult, error) {
 	res, err := s.signIn(ctx, in)
+	if err == nil && res.SignedIn != nil {
+		s.recordSignIn(ctx, res.SignedIn, in.Meta)
+	}
 	switch {
 	case err == nil && res.SignedIn != nil:
 		s.onOutcome(OutcomeSuccess)
@@ -102,6 +105,7 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 			if err := s.store.AppendAudit(ctx, in.Meta.audit(monban.AuditSignInFailed, a.ID, now)); err != nil {
 				return nil, err
 			}
+			s.record(ctx, a.ID, monban.SignalSignInFailure, in.Meta)
 		}
 		s.throttleFailed(ctx, ticket)
 		return nil, errSignInFailed()

@@ -78,6 +78,13 @@ type Config struct {
 	// SupportContact is shown where a person cannot recover alone, until
 	// the support desk exists: e.g. "support@example.jp / 0120-000-000".
 	SupportContact string `yaml:"support_contact" env:"MONBAN_SUPPORT_CONTACT"`
+
+	// Risk: the rules file (YAML, conditions in CEL; empty: signals are
+	// recorded, nothing is locked), how long signals are kept (default
+	// 90 days), and the API key ids allowed on the admin API.
+	RulesFile     string        `yaml:"rules_file" env:"MONBAN_RULES_FILE"`
+	RiskRetention time.Duration `yaml:"risk_retention" env:"MONBAN_RISK_RETENTION"`
+	AdminAPIKeys  []string      `yaml:"admin_api_keys" env:"MONBAN_ADMIN_API_KEYS"`
 }
 
 // HTTPProvider configures an SMS or voice provider reached over HTTP; see

@@ -17,15 +17,14 @@ import (
 	"github.com/monban-dev/monban/internal/apikey"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/delivery"
-	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/password"
 	"github.com/monban-dev/monban/internal/recovery"
+	"github.com/monban-dev/monban/internal/risk"
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/throttle"
-	"github.com/monban-dev/monban/internal/twostep"
 	"github.com/monban-dev/monban/internal/web"
 )
 
@@ -54,8 +53,7 @@ type Node struct {
 	Notices  *notices.Service
 	Throttle *throttle.Service
 	Recovery *recovery.Service
-	Factors  *factors.Service
-	TwoStep  *twostep.Service
+	Risk     *risk.Service
 	Web      *web.Server
 	log      *slog.Logger
 	clock    monban.Clock
@@ -138,7 +136,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	recoverySvc := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
 		Hasher: hasher, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
 		Clock: clock, Random: rand.Reader, Log: log}, recovery.Config{PublicURL: cfg.PublicURL})
-	factorSvc, twoStep, err := wireTwoStep(cfg, db, box, secret, accounts, codeSvc, noticeSvc, clock, log)
+	riskSvc, err := wireRisk(cfg, db, box, accounts, codeSvc, noticeSvc, hasher, worker, metrics, clock, log)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -147,26 +145,25 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	if cfg.Dev {
 		dev = devOutbox{db}
 	}
-	srv, err := web.New(web.Config{Dev: cfg.Dev, TLS: cfg.TLSCert != "", Secret: secret, SenderDomain: domainOf(cfg.MailFrom),
+	srv, err := web.New(web.Config{Dev: cfg.Dev, TLS: cfg.TLSCert != "", Secret: secret, SenderDomain: domainOf(cfg.MailFrom), AdminKeys: cfg.AdminAPIKeys,
 		SupportContact: cfg.SupportContact}, web.Deps{
 		Accounts: accounts, Keys: keys, DB: db, Clock: clock, Log: log, Metrics: metrics, OpenAPI: monban.OpenAPI,
 		Codes: codeSvc, Outbox: worker, Receipts: db, Parsers: parsers, DevOutbox: dev,
-		Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,
-		Factors: factorSvc, TwoStep: twoStep,
+		Risk: riskSvc, Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc,
-		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc,
-		Factors: factorSvc, TwoStep: twoStep, Web: srv, log: log, clock: clock}, nil
+	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc, Risk: riskSvc,
+		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc, Web: srv, log: log, clock: clock}, nil
 }
 
 // Run runs the node's background work — the outbox worker and the pruning
 // of old limit windows — until ctx ends.
 func (n *Node) Run(ctx context.Context) error {
 	go n.prune(ctx)
+	go n.riskLoop(ctx)
 	return n.Worker.Run(ctx)
 }
 

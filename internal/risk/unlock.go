@@ -139,3 +139,16 @@ func (s *Service) Lift(ctx context.Context, l *monban.Lock, by, how string) erro
 	s.emit(ctx, monban.TopicAccountUnlocked, l)
 	return nil
 }
+
+// PasswordReset lifts the account's lock if it allows a password reset:
+// the recovery flow calls it once a new password is set.
+func (s *Service) PasswordReset(ctx context.Context, accountID string) error {
+	l, err := s.lockFor(ctx, accountID, monban.WayPasswordReset)
+	if e, ok := monban.AsError(err); ok && (e.Key == "lock.not_active" || e.Key == "lock.way_not_allowed") {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.Lift(ctx, l, "person", string(monban.WayPasswordReset))
+}

@@ -62,9 +62,30 @@ func (s *Server) apiIntrospect(w http.ResponseWriter, r *http.Request) error {
 		b = strconv.AppendBool(b, id.Verified)
 		b = append(b, '}')
 	}
-	b = append(b, "]}\n"...)
+	b = append(b, ']')
+	b = appendLock(b, who.Lock)
+	b = append(b, "}\n"...)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_, err = w.Write(b)
 	return err
+}
+
+// appendLock adds what a host app is told of a lock: that there is one,
+// its category and until when (never the rule).
+func appendLock(b []byte, l *monban.Lock) []byte {
+	if l == nil {
+		return append(b, `,"locked":false`...)
+	}
+	b = append(b, `,"locked":true,"lock":{"kind":`...)
+	b = strconv.AppendQuote(b, string(l.Kind))
+	b = append(b, `,"category":`...)
+	b = strconv.AppendQuote(b, l.Category)
+	b = append(b, `,"until":`...)
+	if l.ExpiresAt.IsZero() {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendQuote(b, l.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return append(b, '}')
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
 )
 
 // ProblemTypePrefix begins every problem+json type URI; the rest is the
@@ -98,6 +99,11 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 
 // writePageError renders err as a full error page.
 func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err error) {
+	if account.IsLocked(err) {
+		// A locked account's session reaches only the lock page and its ways out.
+		http.Redirect(w, r, "/locked", http.StatusSeeOther)
+		return
+	}
 	e := s.problemOf(r, err)
 	setRetryAfter(w, e, s.clock.Now())
 	v := s.view(w, r, "error.title")

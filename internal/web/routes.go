@@ -51,6 +51,7 @@ func (s *Server) routes() []route {
 		{pattern: "POST /messages/read", kind: kindForm, handle: s.pageMessagesRead},
 		{pattern: "GET /check", kind: kindPage, handle: s.pageCheck},
 		{pattern: "POST /check", kind: kindForm, handle: s.pageCheckSubmit},
+		{pattern: "GET /account/activity.jsonl", kind: kindPage, handle: s.pageAccountActivity},
 
 		{pattern: "GET /help/signin", kind: kindPage, handle: s.pageHelpSignIn},
 		{pattern: "POST /help/signin", kind: kindForm, handle: s.pageHelpSignInSubmit},
@@ -94,7 +95,18 @@ func (s *Server) routes() []route {
 		{pattern: "GET /approve/{token}", kind: kindPage, handle: s.pageApproveLink},
 		{pattern: "POST /approve/{token}", kind: kindForm, handle: s.pageApproveLinkSubmit},
 
+		// A locked account's page and its ways out.
+		{pattern: "GET /locked", kind: kindPage, handle: s.pageLocked},
+		{pattern: "POST /locked/code", kind: kindForm, handle: s.pageLockedCode},
+		{pattern: "GET /locked/code/{id}", kind: kindPage, handle: s.pageLockedCodeForm},
+		{pattern: "POST /locked/code/{id}", kind: kindForm, handle: s.pageLockedCodeSubmit},
+		{pattern: "POST /locked/password", kind: kindForm, handle: s.pageLockedPassword},
+
 		// JSON API for native apps.
+		{pattern: "GET /api/v1/lock", kind: kindAPI, handle: s.apiLock},
+		{pattern: "POST /api/v1/lock/code", kind: kindAPI, handle: s.apiLockCode},
+		{pattern: "POST /api/v1/lock/code/{id}/verify", kind: kindAPI, handle: s.apiLockCodeVerify},
+		{pattern: "POST /api/v1/lock/password", kind: kindAPI, handle: s.apiLockPassword},
 		{pattern: "POST /api/v1/accounts", kind: kindAPI, handle: s.apiRegister},
 		{pattern: "GET /api/v1/account", kind: kindAPI, handle: s.apiAccount},
 		{pattern: "POST /api/v1/sessions", kind: kindAPI, handle: s.apiSignIn},
@@ -110,6 +122,7 @@ func (s *Server) routes() []route {
 		{pattern: "GET /api/v1/notices", kind: kindAPI, handle: s.apiNotices},
 		{pattern: "POST /api/v1/notices/read", kind: kindAPI, handle: s.apiNoticesRead},
 		{pattern: "POST /api/v1/check", kind: kindAPI, handle: s.apiCheck},
+		{pattern: "GET /api/v1/account/activity", kind: kindAPI, handle: s.apiAccountActivity},
 
 		{pattern: "POST /api/v1/recoveries", kind: kindAPI, handle: s.apiStartRecovery},
 		{pattern: "GET /api/v1/recoveries/{id}", kind: kindAPI, handle: s.apiGetRecovery},
@@ -133,6 +146,17 @@ func (s *Server) routes() []route {
 
 		// Host apps (API key).
 		{pattern: routeIntrospect, kind: kindAPI, handle: s.apiIntrospect},
+		{pattern: "POST /api/v1/webhooks", kind: kindAPI, handle: s.apiWebhookSubscribe},
+		{pattern: "GET /api/v1/webhooks", kind: kindAPI, handle: s.apiWebhooks},
+		{pattern: "DELETE /api/v1/webhooks/{id}", kind: kindAPI, handle: s.apiWebhookDelete},
+		{pattern: "GET /api/v1/webhooks/deliveries", kind: kindAPI, handle: s.apiWebhookDeliveries},
+		{pattern: "POST /api/v1/webhooks/deliveries/{id}/redeliver", kind: kindAPI, handle: s.apiWebhookRedeliver},
+		{pattern: "GET /api/v1/admin/audit", kind: kindAPI, handle: s.apiAdminAudit},
+		{pattern: "POST /api/v1/signals", kind: kindAPI, handle: s.apiSignals},
+
+		// Operators (admin API keys).
+		{pattern: "POST /api/v1/admin/locks/rollback", kind: kindAPI, handle: s.apiAdminRollback},
+		{pattern: "GET /api/v1/admin/breakers", kind: kindAPI, handle: s.apiAdminBreakers},
 
 		// Delivery receipts from SMS and voice providers.
 		{pattern: "GET /hooks/kannel/dlr", kind: kindAPI, handle: s.hookKannel},

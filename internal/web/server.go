@@ -12,10 +12,8 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/apikey"
-	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/recovery"
-	"github.com/monban-dev/monban/internal/twostep"
 )
 
 // Config is what the web layer needs to know about its deployment.
@@ -26,6 +24,8 @@ type Config struct {
 	ServiceName  string // shown in page titles
 	MaxBodyBytes int64  // request body limit
 	SenderDomain string // the domain codes are mailed from (for carrier-mail advice)
+	// AdminKeys are the API key ids allowed on the admin API (/api/v1/admin/…).
+	AdminKeys []string
 	// SupportContact is shown where a person cannot recover alone.
 	SupportContact string
 }
@@ -47,6 +47,7 @@ type Server struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	handler  http.Handler
+	risk     RiskService
 	mux      *http.ServeMux
 	openapi  []byte
 
@@ -60,9 +61,6 @@ type Server struct {
 	noticeStore NoticeStore
 
 	recovery *recovery.Service
-
-	factors *factors.Service // second factors
-	twostep *twostep.Service // held sign-ins, approvals, re-authentication
 }
 
 // Notifier wakes the outbox worker after a message is queued.
@@ -77,6 +75,7 @@ type Deps struct {
 	Log      *slog.Logger
 	Metrics  *Metrics
 	OpenAPI  []byte
+	Risk     RiskService // signals, lock pages, rollback
 
 	Codes     CodeService
 	Outbox    Notifier
@@ -88,9 +87,6 @@ type Deps struct {
 	NoticeStore NoticeStore
 
 	Recovery *recovery.Service // login help and contact changes
-
-	Factors *factors.Service
-	TwoStep *twostep.Service
 }
 
 // New builds the server and its routes.
@@ -117,7 +113,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox,
 		notices: d.Notices, noticeStore: d.NoticeStore}
 	s.recovery = d.Recovery
-	s.factors, s.twostep = d.Factors, d.TwoStep
+	s.risk = d.Risk
 	s.handler = s.buildMux()
 	return s, nil
 }
