@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	tests = append(tests, outboxTests...)
 	tests = append(tests, identifierTests...)
 	tests = append(tests, codeTests...)
+	tests = append(tests, recoveryTests...)
 	tests = append(tests, noticeTests...)
 	tests = append(tests, webhookTests...)
 	for _, tt := range tests {
