@@ -201,11 +201,6 @@ func (s *Service) Undo(ctx context.Context, token, lang string, m Meta) (*monban
 	if err := s.Store.UndoContactChange(ctx, c, unusable, now, ev); err != nil {
 		return nil, err
 	}
-	if s.FactorCleaner != nil {
-		if _, err := s.FactorCleaner.RemoveFactorsSince(ctx, c.AccountID, c.CreatedAt); err != nil {
-			return nil, err
-		}
-	}
 	if err := s.Throttle.Clear(ctx, throttle.Password, c.AccountID); err != nil {
 		return nil, err
 	}

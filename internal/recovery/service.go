@@ -53,12 +53,6 @@ type Factors interface {
 	UseRecoveryCode(ctx context.Context, accountID, code string) error
 }
 
-// FactorCleaner removes the factors added to an account since a time: a
-// "this wasn't me" link undoes what an attacker enrolled.
-type FactorCleaner interface {
-	RemoveFactorsSince(ctx context.Context, accountID string, since time.Time) (int, error)
-}
-
 // Notices composes notices to be stored with the change they announce.
 type Notices interface {
 	Compose(ctx context.Context, accountID, topic string, params map[string]string, opts notices.Options) (*monban.Notice, []*monban.Message, error)
@@ -107,22 +101,21 @@ func DefaultConfig() Config {
 	return Config{Lifetime: 24 * time.Hour, PerIdentifierHour: 5, PerIPHour: 20, UndoValid: 14 * 24 * time.Hour}
 }
 
-// Deps are the capabilities recovery uses. Factors and FactorCleaner may be
-// nil until second factors exist.
+// Deps are the capabilities recovery uses. Factors may be nil (then a
+// 2-step account is sent to the support desk).
 type Deps struct {
-	Store         Store
-	Codes         Codes
-	Factors       Factors
-	FactorCleaner FactorCleaner
-	Notices       Notices
-	Throttle      Throttle
-	Hasher        Hasher
-	Policy        Policy
-	IDs           Normalizer
-	Outbox        Notifier
-	Clock         monban.Clock
-	Random        io.Reader
-	Log           *slog.Logger
+	Store    Store
+	Codes    Codes
+	Factors  Factors
+	Notices  Notices
+	Throttle Throttle
+	Hasher   Hasher
+	Policy   Policy
+	IDs      Normalizer
+	Outbox   Notifier
+	Clock    monban.Clock
+	Random   io.Reader
+	Log      *slog.Logger
 }
 
 // Service implements login help and contact changes.
@@ -151,6 +144,9 @@ func New(d Deps, cfg Config) *Service {
 	}
 	return &Service{Deps: d, cfg: cfg}
 }
+
+// SetFactors installs the second-factor checks (wired after both exist).
+func (s *Service) SetFactors(f Factors) { s.Factors = f }
 
 // Meta describes where a request came from.
 type Meta struct {

@@ -207,7 +207,8 @@ func (db *DB) setContact(ctx context.Context, tx *sql.Tx, accountID string, kind
 // every completed change of the account since c (c included) is undone,
 // newest first, every session ends, the password is replaced by
 // unusableHash (the attacker may know it; the owner sets a new one through
-// recovery) and ev is written, in one transaction. A change already undone
+// recovery), the second factors added since c are removed and ev is
+// written, in one transaction. A change already undone
 // or past its undo window is "undo.invalid".
 func (db *DB) UndoContactChange(ctx context.Context, c *monban.ContactChange, unusableHash string, at time.Time, ev monban.AuditEvent) error {
 	return db.inTx(ctx, "undo contact change", func(tx *sql.Tx) error {
@@ -253,6 +254,37 @@ func (db *DB) UndoContactChange(ctx context.Context, c *monban.ContactChange, un
 		if err := db.revokeAll(ctx, tx, c.AccountID, at); err != nil {
 			return err
 		}
+		if err := db.removeFactorsSince(ctx, tx, c.AccountID, c.CreatedAt, at); err != nil {
+			return err
+		}
 		return db.insertAudit(ctx, tx, ev)
 	})
+}
+
+// removeFactorsSince deletes the second factors added to the account at or
+// after since (with their recovery codes) and, when no strong factor is
+// left, turns 2-step verification off: what an attacker enrolled must not
+// lock the owner out of recovery.
+func (db *DB) removeFactorsSince(ctx context.Context, tx *sql.Tx, accountID string, since, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM recovery_codes WHERE factor_id IN
+		(SELECT id FROM factors WHERE account_id = ? AND created_at >= ?)`), accountID, micros(since)); err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, db.q(`DELETE FROM factors WHERE account_id = ? AND created_at >= ?`), accountID, micros(since))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return err
+	}
+	var strong int
+	if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM factors WHERE account_id = ?
+		AND kind IN ('totp', 'passkey') AND confirmed_at > 0 AND disabled_at = 0`), accountID).Scan(&strong); err != nil {
+		return err
+	}
+	if strong > 0 {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, db.q(`UPDATE accounts SET two_step = ?, updated_at = ? WHERE id = ?`), false, micros(at), accountID)
+	return err
 }
