@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	tests = append(tests, codeTests...)
 	tests = append(tests, recoveryTests...)
 	tests = append(tests, noticeTests...)
+	tests = append(tests, riskTests...)
 	tests = append(tests, webhookTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
