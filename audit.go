@@ -31,11 +31,20 @@ type AuditEvent struct {
 	Detail    map[string]string
 }
 
+// AuditFilter selects audit events for export: those at or after Since and
+// before Until (no end when zero), of one account and/or agent when set.
+type AuditFilter struct {
+	Since, Until time.Time
+	AccountID    string
+	AgentID      string
+}
+
 // APIKey authenticates a host app. Only a hash of the secret is stored.
 type APIKey struct {
 	ID        string
 	Name      string
 	Hash      []byte // SHA-256 of the secret
+	Admin     bool   // may also use the admin API (e.g. audit export)
 	CreatedAt time.Time
 	RevokedAt time.Time
 }

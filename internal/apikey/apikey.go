@@ -52,6 +52,15 @@ func New(store Store, clock monban.Clock) *Keys {
 
 // Create makes a key and returns its secret, shown once.
 func (k *Keys) Create(ctx context.Context, name string) (string, *monban.APIKey, error) {
+	return k.create(ctx, name, false)
+}
+
+// CreateAdmin makes a key that may also use the admin API (audit export).
+func (k *Keys) CreateAdmin(ctx context.Context, name string) (string, *monban.APIKey, error) {
+	return k.create(ctx, name, true)
+}
+
+func (k *Keys) create(ctx context.Context, name string, admin bool) (string, *monban.APIKey, error) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", nil, monban.Internalf("api key: %w", err)
@@ -59,8 +68,11 @@ func (k *Keys) Create(ctx context.Context, name string) (string, *monban.APIKey,
 	secret := Prefix + base64.RawURLEncoding.EncodeToString(b[:])
 	h := sha256.Sum256([]byte(secret))
 	now := k.clock.Now()
-	key := &monban.APIKey{ID: monban.NewID("key"), Name: name, Hash: h[:], CreatedAt: now}
+	key := &monban.APIKey{ID: monban.NewID("key"), Name: name, Hash: h[:], Admin: admin, CreatedAt: now}
 	ev := monban.AuditEvent{At: now, Action: monban.AuditAPIKeyCreated, Detail: map[string]string{"key_id": key.ID, "name": name}}
+	if admin {
+		ev.Detail["admin"] = "true"
+	}
 	if err := k.store.CreateAPIKey(ctx, key, ev); err != nil {
 		return "", nil, err
 	}

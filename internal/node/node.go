@@ -6,6 +6,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,6 +27,7 @@ import (
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/throttle"
 	"github.com/monban-dev/monban/internal/web"
+	"github.com/monban-dev/monban/internal/webhooks"
 )
 
 // normalizer adapts the identifier package to account.Normalizer.
@@ -55,8 +57,10 @@ type Node struct {
 	Recovery *recovery.Service
 	Risk     *risk.Service
 	Web      *web.Server
+	Webhooks *webhooks.Service // host-app subscriptions
 	log      *slog.Logger
 	clock    monban.Clock
+	hooks    *webhooks.Worker
 }
 
 // OpenStore opens and migrates the configured database.
@@ -141,6 +145,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		db.Close()
 		return nil, err
 	}
+	hooks := webhooks.New(db, box, clock)
+	hookWorker := webhooks.NewWorker(db, box, nil, clock, log, webhooks.Config{})
 	var dev web.DevOutbox
 	if cfg.Dev {
 		dev = devOutbox{db}
@@ -150,22 +156,31 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		Accounts: accounts, Keys: keys, DB: db, Clock: clock, Log: log, Metrics: metrics, OpenAPI: monban.OpenAPI,
 		Codes: codeSvc, Outbox: worker, Receipts: db, Parsers: parsers, DevOutbox: dev,
 		Risk: riskSvc, Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,
+		Webhooks: hooks, Audit: db,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc, Risk: riskSvc,
-		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc, Web: srv, log: log, clock: clock}, nil
+		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc, Web: srv, Webhooks: hooks, log: log, clock: clock, hooks: hookWorker}, nil
 }
 
-// Run runs the node's background work — the outbox worker and the pruning
-// of old limit windows — until ctx ends.
+// Run runs the node's background work — the outbox worker, the webhook
+// worker and the pruning of old limit windows — until ctx ends, and
+// returns once both workers have stopped.
 func (n *Node) Run(ctx context.Context) error {
 	go n.prune(ctx)
 	go n.riskLoop(ctx)
-	return n.Worker.Run(ctx)
+	hooksDone := make(chan error, 1)
+	go func() { hooksDone <- n.hooks.Run(ctx) }()
+	err := n.Worker.Run(ctx)
+	return errors.Join(err, <-hooksDone)
 }
+
+// DeliverWebhooks attempts one batch of due webhook deliveries now, as
+// the webhook worker does every second (tests drive it on a fake clock).
+func (n *Node) DeliverWebhooks(ctx context.Context) (int, error) { return n.hooks.RunOnce(ctx) }
 
 // prune, every minute, marks undelivered messages whose code expired and
 // drops limit windows that ended.

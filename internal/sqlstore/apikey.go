@@ -9,13 +9,13 @@ import (
 	"github.com/monban-dev/monban"
 )
 
-const apiKeyColumns = `id, name, hash, created_at, revoked_at`
+const apiKeyColumns = `id, name, hash, admin, created_at, revoked_at`
 
 // CreateAPIKey stores k and appends ev in one transaction.
 func (db *DB) CreateAPIKey(ctx context.Context, k *monban.APIKey, ev monban.AuditEvent) error {
 	return db.inTx(ctx, "create api key", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?)`),
-			k.ID, k.Name, k.Hash, micros(k.CreatedAt), micros(k.RevokedAt))
+		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO api_keys (`+apiKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?)`),
+			k.ID, k.Name, k.Hash, k.Admin, micros(k.CreatedAt), micros(k.RevokedAt))
 		if err != nil {
 			return err
 		}
@@ -61,7 +61,7 @@ func (db *DB) APIKeys(ctx context.Context) ([]monban.APIKey, error) {
 func scanAPIKey(sc scanner) (monban.APIKey, error) {
 	var k monban.APIKey
 	var created, revoked int64
-	err := sc.Scan(&k.ID, &k.Name, &k.Hash, &created, &revoked)
+	err := sc.Scan(&k.ID, &k.Name, &k.Hash, &k.Admin, &created, &revoked)
 	k.CreatedAt, k.RevokedAt = fromMicros(created), fromMicros(revoked)
 	return k, err
 }

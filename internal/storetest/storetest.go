@@ -42,6 +42,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	tests = append(tests, noticeTests...)
 	tests = append(tests, riskTests...)
 	tests = append(tests, webhookTests...)
+	tests = append(tests, auditExportTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

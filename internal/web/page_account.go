@@ -31,6 +31,7 @@ type accountPage struct {
 	Identifiers []identifierRow
 	Sessions    []sessionRow
 	Devices     []deviceRow
+	Unread      int // unread notices in the message center
 }
 
 // displayIdentifier shows a phone in national format, the rest as stored.
@@ -75,6 +76,9 @@ func (s *Server) pageAccount(w http.ResponseWriter, r *http.Request) error {
 	for _, d := range ov.Devices {
 		p.Devices = append(p.Devices, deviceRow{ID: d.ID, Label: d.Label, CreatedAt: d.CreatedAt, LastSeenAt: d.LastSeenAt,
 			Current: d.ID == cur.Session.DeviceID})
+	}
+	if _, p.Unread, err = s.noticeStore.NoticesByAccount(r.Context(), cur.Account.ID, 1); err != nil {
+		return err
 	}
 	v.Data = p
 	s.render(w, r, http.StatusOK, "account", v)

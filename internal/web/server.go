@@ -14,6 +14,7 @@ import (
 	"github.com/monban-dev/monban/internal/apikey"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/recovery"
+	"github.com/monban-dev/monban/internal/webhooks"
 )
 
 // Config is what the web layer needs to know about its deployment.
@@ -60,6 +61,9 @@ type Server struct {
 	notices     *notices.Service
 	noticeStore NoticeStore
 
+	webhooks *webhooks.Service // host-app subscriptions and deliveries
+	audit    AuditStore
+
 	recovery *recovery.Service
 }
 
@@ -85,6 +89,9 @@ type Deps struct {
 
 	Notices     *notices.Service // message center and the public check
 	NoticeStore NoticeStore
+
+	Webhooks *webhooks.Service
+	Audit    AuditStore // audit export (admin API, an account's own activity)
 
 	Recovery *recovery.Service // login help and contact changes
 }
@@ -113,6 +120,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox,
 		notices: d.Notices, noticeStore: d.NoticeStore}
 	s.recovery = d.Recovery
+	s.webhooks, s.audit = d.Webhooks, d.Audit
 	s.risk = d.Risk
 	s.handler = s.buildMux()
 	return s, nil
