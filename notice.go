@@ -18,11 +18,14 @@ const (
 	TopicPasswordChanged    = "password.changed"
 	TopicCaseUpdated        = "case.updated"
 	TopicAccountTransferred = "account.transferred"
+	// TopicSignInApproval carries the one-time approve-or-deny link of a
+	// held sign-in (its link travels privately, never in the message center).
+	TopicSignInApproval = "signin.approval"
 )
 
 // Topics lists every notice topic.
 var Topics = []string{TopicAccountLocked, TopicAccountUnlocked, TopicSignInNewDevice, TopicContactChanged,
-	TopicFactorChanged, TopicPasswordChanged, TopicCaseUpdated, TopicAccountTransferred}
+	TopicFactorChanged, TopicPasswordChanged, TopicCaseUpdated, TopicAccountTransferred, TopicSignInApproval}
 
 // Notice is one entry of an account's message center: everything monban
 // tells a person (codes excepted) is kept here, with the reference code its

@@ -13,12 +13,15 @@ import (
 func noticeParams(extra map[string]any) map[string]any {
 	p := map[string]any{"ref": "MB-7K3Q-9D2F", "check_url": "https://id.example.jp/check", "site": "id.example.jp",
 		"sent_at": "2026年3月14日 15:09（日本時間）", "until": "", "device": "", "ip": "", "kind": "", "restore_url": "",
-		"factor": "", "case_ref": "", "status": "", "status_url": ""}
+		"factor": "", "case_ref": "", "status": "", "status_url": "", "approve_url": approveURL}
 	for k, v := range extra {
 		p[k] = v
 	}
 	return p
 }
+
+// approveURL is the one-time link of a sign-in approval: always given.
+const approveURL = "https://id.example.jp/approve/psi_1.tok"
 
 // TestRenderEveryNotice: every topic renders by email and SMS in both
 // languages, prints the reference and the check page, and links to nothing
@@ -45,10 +48,18 @@ func TestRenderEveryNotice(t *testing.T) {
 						t.Errorf("%s: no reference: %s", what, out.Text)
 					}
 					if ch == monban.ChannelSMS {
-						if n := utf8.RuneCountInString(out.Text); lang == "ja" && n > 70 || n > 160 {
+						// The approval SMS is its link; the words around it still fit one segment.
+						text := out.Text
+						if topic == monban.TopicSignInApproval {
+							if !strings.Contains(text, approveURL) {
+								t.Errorf("%s: no approval link: %s", what, text)
+							}
+							text = strings.Replace(text, approveURL, "", 1)
+						}
+						if n := utf8.RuneCountInString(text); lang == "ja" && n > 70 || n > 160 {
 							t.Errorf("%s: %d characters: %s", what, n, out.Text)
 						}
-						if strings.Contains(out.Text, "http") && !strings.Contains(out.Text, "/check") {
+						if strings.Contains(text, "http") && !strings.Contains(text, "/check") {
 							t.Errorf("%s: SMS links: %s", what, out.Text)
 						}
 						continue
@@ -62,6 +73,12 @@ func TestRenderEveryNotice(t *testing.T) {
 						wantHrefs = 1
 						if !strings.Contains(out.HTML, `href="https://id.example.jp/restore/tok"`) {
 							t.Errorf("%s: restore link missing", what)
+						}
+					}
+					if topic == monban.TopicSignInApproval {
+						wantHrefs = 1
+						if !strings.Contains(out.HTML, `href="`+approveURL+`"`) || !strings.Contains(out.Text, approveURL) {
+							t.Errorf("%s: approval link missing", what)
 						}
 					}
 					if hrefs != wantHrefs || strings.Contains(out.HTML, "<img") {

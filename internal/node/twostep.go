@@ -34,8 +34,9 @@ func wireTwoStep(cfg Config, db *sqlstore.DB, box *seal.Box, secret []byte, acco
 	if err != nil {
 		return nil, nil, fmt.Errorf("factors: %w", err)
 	}
-	ts := twostep.New(db, accounts, factorSvc, codeSvc, clock, rand.Reader, twostep.Config{}, log)
+	ts := twostep.New(db, accounts, factorSvc, codeSvc, clock, rand.Reader, twostep.Config{PublicURL: cfg.PublicURL}, log)
 	if noticeSvc != nil {
+		ts.SendLinks(noticeSvc)
 		ts.OnNotice(func(ctx context.Context, accountID, topic string, params map[string]string) {
 			if _, err := noticeSvc.Send(ctx, accountID, topic, params, notices.Options{}); err != nil {
 				log.WarnContext(ctx, "sign-in notice", "topic", topic, "err", err)

@@ -69,6 +69,7 @@ var rules = map[string]topicRule{
 	monban.TopicPasswordChanged:    {sms: true},
 	monban.TopicCaseUpdated:        {optional: []string{"case_ref", "status", "status_url"}},
 	monban.TopicAccountTransferred: {sms: true, optional: []string{"device"}},
+	monban.TopicSignInApproval:     {sms: true, optional: []string{"device", "ip", "until"}, times: []string{"until"}},
 }
 
 // Template returns the message template of a topic.

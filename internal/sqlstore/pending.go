@@ -65,8 +65,10 @@ func (db *DB) SetPendingFlow(ctx context.Context, id, flowID string) error {
 
 // AskApproval opens the approve-or-deny prompt of a waiting sign-in until
 // expires, with a new one-time link, counting limits (all counted, or
-// none and RateLimited) in the same transaction.
-func (db *DB) AskApproval(ctx context.Context, id string, linkHash []byte, now, expires time.Time, limits []monban.Limit, ev monban.AuditEvent) error {
+// none and RateLimited) and storing the notice n that carries the link (if
+// any) with its messages in the same transaction.
+func (db *DB) AskApproval(ctx context.Context, id string, linkHash []byte, now, expires time.Time, limits []monban.Limit, ev monban.AuditEvent,
+	n *monban.Notice, msgs []*monban.Message) error {
 	return db.inTx(ctx, "ask approval", func(tx *sql.Tx) error {
 		if err := db.hitLimits(ctx, tx, now, limits); err != nil {
 			return err
@@ -81,7 +83,13 @@ func (db *DB) AskApproval(ctx context.Context, id string, linkHash []byte, now, 
 			}
 			return err
 		}
-		return db.insertAudit(ctx, tx, ev)
+		if err := db.insertAudit(ctx, tx, ev); err != nil {
+			return err
+		}
+		if n == nil {
+			return nil
+		}
+		return db.insertNotice(ctx, tx, n, msgs)
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
+	"github.com/monban-dev/monban/internal/notices"
 )
 
 // Approve-or-deny: a waiting sign-in asks every recent session of the
@@ -36,15 +37,33 @@ func (s *Service) AskApproval(ctx context.Context, f Finish) (Link, error) {
 	if err != nil {
 		return "", err
 	}
+	link := Link(p.ID + "." + secret)
 	limits := []monban.Limit{{Key: "approval:acct:h:" + p.AccountID, Window: time.Hour, Max: s.cfg.ApprovalsPerHour, Err: "approval.too_many"}}
 	ev := monban.AuditEvent{At: now, AccountID: p.AccountID, Action: "signin.approval_asked", IP: f.Meta.IP, UserAgent: f.Meta.UserAgent,
 		Detail: map[string]string{"pending_id": p.ID}}
-	if err := s.store.AskApproval(ctx, p.ID, hash, now, expires, limits, ev); err != nil {
+	n, msgs, err := s.linkMessages(ctx, p, link, expires)
+	if err != nil {
 		return "", err
 	}
-	// notices: send the link (Link) to the verified contacts with topic
-	// "signin.approval" once the notices service is wired.
-	return Link(p.ID + "." + secret), nil
+	if err := s.store.AskApproval(ctx, p.ID, hash, now, expires, limits, ev, n, msgs); err != nil {
+		return "", err
+	}
+	return link, nil
+}
+
+// LinkURL is the page a one-time approval link opens.
+func (s *Service) LinkURL(l Link) string { return s.cfg.PublicURL + "/approve/" + string(l) }
+
+// linkMessages composes the notice that sends the link to the account's
+// verified email addresses and phones: the device, address and deadline
+// are shown in the message center too, the link only in the messages.
+func (s *Service) linkMessages(ctx context.Context, p *Pending, l Link, expires time.Time) (*monban.Notice, []*monban.Message, error) {
+	if s.notices == nil {
+		return nil, nil, nil
+	}
+	params := map[string]string{"device": account.DeviceLabel(p.UserAgent), "ip": p.IP, "until": expires.UTC().Format(time.RFC3339)}
+	return s.notices.Compose(ctx, p.AccountID, monban.TopicSignInApproval, params,
+		notices.Options{Private: map[string]string{"approve_url": s.LinkURL(l)}})
 }
 
 // Prompt is one open approve-or-deny question.

@@ -13,6 +13,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
+	"github.com/monban-dev/monban/internal/notices"
 )
 
 // Store is the storage the second step needs.
@@ -24,7 +25,8 @@ type Store interface {
 	CreatePending(ctx context.Context, p *monban.PendingSignIn, ev monban.AuditEvent) error
 	PendingByID(ctx context.Context, id string) (*monban.PendingSignIn, error)
 	SetPendingFlow(ctx context.Context, id, flowID string) error
-	AskApproval(ctx context.Context, id string, linkHash []byte, now, expires time.Time, limits []monban.Limit, ev monban.AuditEvent) error
+	AskApproval(ctx context.Context, id string, linkHash []byte, now, expires time.Time, limits []monban.Limit, ev monban.AuditEvent,
+		n *monban.Notice, msgs []*monban.Message) error
 	DecidePending(ctx context.Context, id string, to monban.PendingState, by string, at time.Time, ev monban.AuditEvent) error
 	CompletePending(ctx context.Context, id string, at time.Time) error
 	OpenApprovals(ctx context.Context, accountID string, now time.Time) ([]monban.PendingSignIn, error)
@@ -50,6 +52,12 @@ type Codes interface {
 	Verify(ctx context.Context, flowID, accountID, code string) (*monban.Flow, error)
 }
 
+// Notices composes the message that carries the one-time approval link
+// (notices.Service), stored with the prompt in one transaction.
+type Notices interface {
+	Compose(ctx context.Context, accountID, topic string, params map[string]string, opts notices.Options) (*monban.Notice, []*monban.Message, error)
+}
+
 // Config holds the second-step rules.
 type Config struct {
 	PendingLifetime  time.Duration // a held sign-in waits this long, default 10 minutes
@@ -59,6 +67,9 @@ type Config struct {
 	// re-authenticated) this recently, default 14 days.
 	ApproverMaxAge time.Duration
 	TrustDays      int // "remember this device" lasts this long, default 30
+	// PublicURL is monban's address, e.g. "https://id.example.jp": the
+	// approval link sent by email and SMS starts with it.
+	PublicURL string
 }
 
 func (c *Config) fill() {
@@ -90,6 +101,7 @@ type Service struct {
 	cfg      Config
 	log      *slog.Logger
 	notify   func(ctx context.Context, accountID, topic string, params map[string]string)
+	notices  Notices
 }
 
 // OnNotice registers how the account's contacts are told of a sign-in from
@@ -98,9 +110,15 @@ func (s *Service) OnNotice(f func(ctx context.Context, accountID, topic string, 
 	s.notify = f
 }
 
+// SendLinks has the approval link sent to the account's verified email
+// addresses and phones whenever a prompt opens. Without it, only the
+// account's signed-in sessions see the prompt.
+func (s *Service) SendLinks(n Notices) { s.notices = n }
+
 // New returns a Service and installs it as the accounts' sign-in gate.
 func New(store Store, accounts *account.Service, factors Factors, codes Codes, clock monban.Clock, random io.Reader, cfg Config, log *slog.Logger) *Service {
 	cfg.fill()
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

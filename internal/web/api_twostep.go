@@ -119,6 +119,7 @@ func (s *Server) apiPendingApproval(w http.ResponseWriter, r *http.Request) erro
 	if _, err := s.twostep.AskApproval(r.Context(), f); err != nil {
 		return err
 	}
+	s.notifyOutbox() // the link by email and SMS
 	return writeJSON(w, http.StatusAccepted, map[string]any{"state": "pending",
 		"expires_at": s.clock.Now().Add(s.twostep.Config().ApprovalLifetime).UTC()})
 }

@@ -158,6 +158,7 @@ func (s *Server) pageSigninVerifyAsk(w http.ResponseWriter, r *http.Request) err
 	if _, aerr := s.twostep.AskApproval(r.Context(), f); aerr != nil {
 		return s.verifyFormError(w, r, f, twostep.WayApproval, aerr)
 	}
+	s.notifyOutbox() // the link by email and SMS
 	http.Redirect(w, r, "/signin/verify?show=approval", http.StatusSeeOther)
 	return nil
 }

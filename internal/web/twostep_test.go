@@ -181,3 +181,50 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// TestApprovalLinkSent: asking for approval sends the one-time link to the
+// verified contacts in the prompt's transaction (the message center keeps
+// the device and address, never the link); the link's page approves once,
+// and a second use is refused.
+func TestApprovalLinkSent(t *testing.T) {
+	eachDB(t, func(t *testing.T, h *harness) {
+		owner := heldFixture(h)
+		r := h.do(request{method: "POST", path: "/api/v1/sessions", json: map[string]any{"identifier": "taro",
+			"password": goodPassword, "device_id": "new-tablet-device-1"}}).wantStatus(t, http.StatusAccepted)
+		p := r.object(t)["pending_signin"].(map[string]any)
+		id, secret := p["id"].(string), p["secret"].(string)
+		if n := h.countMessages("taro@example.jp", "notice.signin.approval"); n != 0 {
+			t.Fatalf("%d approval messages before asking", n)
+		}
+		h.do(request{method: "POST", path: "/api/v1/signins/" + id + "/approval", json: map[string]any{"secret": secret}}).
+			wantStatus(t, http.StatusAccepted)
+		params := h.sentParams("taro@example.jp", "notice.signin.approval")
+		link, _ := params["approve_url"].(string)
+		prefix := h.n.Config.PublicURL + "/approve/" + id + "."
+		if !strings.HasPrefix(link, prefix) || len(link) < len(prefix)+40 {
+			t.Fatalf("approve_url %q, want %s<secret>", link, prefix)
+		}
+		if params["ref"] == "" || params["until"] == "" {
+			t.Errorf("params %v lack the reference or the deadline", params)
+		}
+		var stored string
+		h.raw.QueryRow(rebind(h, `SELECT params FROM notices WHERE account_id = ? AND topic = 'signin.approval'`), owner.ID).Scan(&stored)
+		if stored == "" || strings.Contains(stored, "/approve/") {
+			t.Errorf("message-center params %q: want the notice without its link", stored)
+		}
+
+		path := strings.TrimPrefix(link, h.n.Config.PublicURL)
+		b := newBrowser(h)
+		b.lang = "en"
+		tok := b.form(path)
+		b.post(path, url.Values{"csrf": {tok}, "decision": {"approve"}}, nil).wantStatus(t, http.StatusOK)
+		b.post(path, url.Values{"csrf": {tok}, "decision": {"deny"}}, nil).wantStatus(t, http.StatusConflict)
+		poll := h.do(request{method: "POST", path: "/api/v1/signins/" + id, json: map[string]any{"secret": secret}})
+		if a := accountOf(t, poll.wantStatus(t, http.StatusCreated)); a.ID != owner.ID {
+			t.Errorf("signed in as %s", a.ID)
+		}
+		if got := h.auditActions(owner.ID); !contains(got, "signin.approved") {
+			t.Errorf("audit %v lacks signin.approved", got)
+		}
+	})
+}
