@@ -70,6 +70,7 @@ const (
 	OutcomeSuccess = "success"
 	OutcomeFailure = "failure"
 	OutcomeChoose  = "choose_account"
+	OutcomePending = "pending" // the password was right; a second proof is awaited
 )
 
 // Service implements the account use cases.

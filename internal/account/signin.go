@@ -48,6 +48,8 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*SignInResult, er
 	switch {
 	case err == nil && res.SignedIn != nil:
 		s.onOutcome(OutcomeSuccess)
+	case err == nil && res.Held != nil:
+		s.onOutcome(OutcomePending)
 	case err == nil:
 		s.onOutcome(OutcomeChoose)
 	case monban.ErrorCodeOf(err) == monban.EUnauthorized:
@@ -125,10 +127,15 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 			return s.choices(ctx, matched)
 		}
 	}
-	if held, err := s.hold(ctx, chosen, in.Meta); err != nil || held != nil {
+	held, pass, err := s.hold(ctx, chosen, in.Meta)
+	if err != nil || held != nil {
 		return &SignInResult{Held: held}, err
 	}
-	si, err := s.startSession(ctx, chosen, monban.AuthPassword, []string{"pwd"}, in.Meta, monban.AuditSignedIn)
+	level, methods := monban.AuthPassword, []string{"pwd"}
+	if pass != nil {
+		level, methods = monban.AuthTwoStep, append(methods, pass.Methods...)
+	}
+	si, err := s.startSession(ctx, chosen, level, methods, in.Meta, monban.AuditSignedIn)
 	if err != nil {
 		return nil, err
 	}

@@ -18,19 +18,28 @@ type Held struct {
 	ExpiresAt time.Time
 }
 
+// Pass is what a sign-in the gate lets through at once proved beyond the
+// password: with 2-step on, a device the person chose to remember stands
+// in for the second factor (it was trusted after one), so the session is
+// two-factor and says how.
+type Pass struct {
+	Methods []string // e.g. "device"
+}
+
 // Gate decides, after the password, whether a sign-in may start a session
-// now (nil) or must wait for a second proof (internal/twostep).
+// now or must wait for a second proof (internal/twostep). Held is nil when
+// it may start; Pass is nil when the password alone let it through.
 type Gate interface {
-	Hold(ctx context.Context, a *monban.Account, m Meta) (*Held, error)
+	Hold(ctx context.Context, a *monban.Account, m Meta) (*Held, *Pass, error)
 }
 
 // SetGate installs the second-step gate. Without one, the password alone
 // signs in (the foundation's behaviour).
 func (s *Service) SetGate(g Gate) { s.gate = g }
 
-func (s *Service) hold(ctx context.Context, a *monban.Account, m Meta) (*Held, error) {
+func (s *Service) hold(ctx context.Context, a *monban.Account, m Meta) (*Held, *Pass, error) {
 	if s.gate == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	return s.gate.Hold(ctx, a, m)
 }

@@ -142,6 +142,10 @@ const (
 	WayRecovery = "recovery_code"
 )
 
+// MethodTrustedDevice is recorded on a session of a 2-step account that a
+// remembered device let in without asking again.
+const MethodTrustedDevice = "device"
+
 // Methods recorded on the session (RFC 8176 where one fits).
 var wayMethod = map[string]string{WaySMS: "sms", WayEmail: "email", WayTOTP: "otp", WayPasskey: "hwk",
 	WayApproval: "approval", WayRecovery: "recovery_code"}
@@ -161,41 +165,44 @@ func hashSecret(sec string) []byte {
 }
 
 // Hold decides, after a right password, whether the sign-in may start a
-// session now. It holds it when 2-step is on (unless the device is trusted)
-// or when the device is new to the account. An account with no way to give
-// a second proof on a new device (no verified contact, no factor) signs in
-// on the password alone, and the audit says so.
-func (s *Service) Hold(ctx context.Context, a *monban.Account, m account.Meta) (*account.Held, error) {
+// session now. It holds it when 2-step is on (unless the device is trusted:
+// then the device's trust stands in for the second factor) or when the
+// device is new to the account. An account with no way to give a second
+// proof on a new device (no verified contact, no factor) signs in on the
+// password alone, and the audit says so.
+func (s *Service) Hold(ctx context.Context, a *monban.Account, m account.Meta) (*account.Held, *account.Pass, error) {
 	now := s.clock.Now()
 	var dev *monban.Device
 	if m.DeviceID != "" {
 		d, err := s.store.DeviceByID(ctx, a.ID, m.DeviceID)
 		if err != nil && !monban.IsNotFound(err) {
-			return nil, err
+			return nil, nil, err
 		}
 		dev = d
 	}
 	reason := ""
 	switch {
-	case a.TwoStep && (dev == nil || !dev.Trusted(now)):
+	case a.TwoStep && dev != nil && dev.Trusted(now):
+		return nil, &account.Pass{Methods: []string{MethodTrustedDevice}}, nil
+	case a.TwoStep:
 		reason = monban.HoldTwoStep
-	case !a.TwoStep && dev == nil:
+	case dev == nil:
 		reason = monban.HoldNewDevice
 	default:
-		return nil, nil
+		return nil, nil, nil
 	}
 	ways, err := s.ways(ctx, a.ID, reason)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(ways) == 0 || (len(ways) == 1 && ways[0] == WayApproval && reason == monban.HoldNewDevice) {
 		ev := monban.AuditEvent{At: now, AccountID: a.ID, Action: monban.AuditSignInUnchecked, IP: m.IP, UserAgent: m.UserAgent,
 			Detail: map[string]string{"reason": reason, "why": "no verified contact or factor"}}
-		return nil, s.store.AppendAudit(ctx, ev)
+		return nil, nil, s.store.AppendAudit(ctx, ev)
 	}
 	secret, hash, err := s.secret()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	deviceID := m.DeviceID
 	if deviceID == "" {
@@ -211,9 +218,9 @@ func (s *Service) Hold(ctx context.Context, a *monban.Account, m account.Meta) (
 	ev := monban.AuditEvent{At: now, AccountID: a.ID, Action: monban.AuditSignInPending, IP: m.IP, UserAgent: m.UserAgent,
 		Detail: map[string]string{"pending_id": p.ID, "reason": reason, "device_id": deviceID}}
 	if err := s.store.CreatePending(ctx, p, ev); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &account.Held{ID: p.ID, Secret: secret, Reason: reason, Ways: ways, ExpiresAt: p.ExpiresAt}, nil
+	return &account.Held{ID: p.ID, Secret: secret, Reason: reason, Ways: ways, ExpiresAt: p.ExpiresAt}, nil, nil
 }
 
 // ways lists how a held sign-in of the account can be finished, strongest
