@@ -8,6 +8,7 @@ import (
 )
 
 func (s *Server) pageSignIn(w http.ResponseWriter, r *http.Request) error {
+	s.rememberNext(w, r) // ?next= (signin_next.go)
 	s.render(w, r, http.StatusOK, "signin", s.view(w, r, "signin.title"))
 	return nil
 }
@@ -38,7 +39,7 @@ func (s *Server) pageSignInSubmit(w http.ResponseWriter, r *http.Request) error 
 		return nil
 	}
 	s.setSession(w, res.SignedIn.Token, res.SignedIn.Session.ExpiresAt.Sub(s.clock.Now()))
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	http.Redirect(w, r, s.afterSignIn(w, r), http.StatusSeeOther)
 	return nil
 }
 

@@ -145,7 +145,7 @@ func (s *Server) pageSigninVerifySubmit(w http.ResponseWriter, r *http.Request) 
 func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, si *account.SignedIn) error {
 	s.clearPending(w)
 	s.setSession(w, si.Token, si.Session.ExpiresAt.Sub(s.clock.Now()))
-	http.Redirect(w, r, "/account", http.StatusSeeOther)
+	http.Redirect(w, r, s.afterSignIn(w, r), http.StatusSeeOther)
 	return nil
 }
 
@@ -235,7 +235,7 @@ func (s *Server) pageSigninVerifyPasskey(w http.ResponseWriter, r *http.Request)
 	}
 	s.clearPending(w)
 	s.setSession(w, si.Token, si.Session.ExpiresAt.Sub(s.clock.Now()))
-	return writeJSON(w, http.StatusOK, map[string]string{"next": "/account"})
+	return writeJSON(w, http.StatusOK, map[string]string{"next": s.afterSignIn(w, r)})
 }
 
 // ceremonyBody reads a WebAuthn response posted by twostep.js; the
@@ -288,7 +288,7 @@ func (s *Server) pagePasskeySignIn(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	s.setSession(w, si.Token, si.Session.ExpiresAt.Sub(s.clock.Now()))
-	return writeJSON(w, http.StatusOK, map[string]string{"next": "/account"})
+	return writeJSON(w, http.StatusOK, map[string]string{"next": s.afterSignIn(w, r)})
 }
 
 // stateKeys are the waiting page's words for each state.
