@@ -19,13 +19,23 @@ import (
 	"github.com/monban-dev/monban/internal/password"
 )
 
-const adminUsage = `monban admin apikeys create --name NAME   create a host-app API key (secret shown once)
+const adminUsage = `monban admin apikeys create --name NAME [--admin]
+                                          create a host-app API key (secret shown once); --admin: also the admin API
 monban admin apikeys list                 list API keys
 monban admin apikeys revoke ID            revoke an API key
 monban admin agents create --username NAME [--role agent|lead|admin] [--password-stdin]
-                                          create a support agent (2-step is enrolled at first sign-in)`
+                                          create a support agent (2-step is enrolled at first sign-in)
+` + webhooksUsage + "\n" + auditUsage
 
 func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, getenv func(string) string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "webhooks":
+			return cmdAdminWebhooks(ctx, args[1:], stdout, getenv)
+		case "audit":
+			return cmdAdminAudit(ctx, args[1:], stdout, getenv)
+		}
+	}
 	if len(args) < 2 {
 		return errors.New("usage:\n" + adminUsage)
 	}
@@ -33,6 +43,7 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 	var cf commonFlags
 	cf.register(fs, false)
 	name := fs.String("name", "", "API key name")
+	adminKey := fs.Bool("admin", false, "the new API key may also use the admin API (audit export)")
 	username := fs.String("username", "", "agent username")
 	role := fs.String("role", string(monban.RoleAgent), "agent role: agent, lead or admin")
 	pwStdin := fs.Bool("password-stdin", false, "read the agent's password from standard input")
@@ -55,7 +66,11 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		if strings.TrimSpace(*name) == "" {
 			return errors.New("apikeys create: --name is required")
 		}
-		secret, k, err := keys.Create(ctx, *name)
+		create := keys.Create
+		if *adminKey {
+			create = keys.CreateAdmin
+		}
+		secret, k, err := create(ctx, *name)
 		if err != nil {
 			return err
 		}

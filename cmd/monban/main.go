@@ -22,6 +22,8 @@ Usage:
   monban migrate [--data DIR] [--database DSN] [--config FILE]
   monban admin apikeys create --name NAME | list | revoke ID
   monban admin agents create --username NAME [--role agent|lead|admin]
+  monban admin webhooks add --key ID --url URL --events E,E | list | remove ID | failed | redeliver ID
+  monban admin audit export --since T [--until T] [--account ID] [--agent ID]
   monban bench   [--json] [--duration D] [--postgres DSN] SCENARIO...
 
 Configuration: a YAML file (--config, MONBAN_CONFIG), MONBAN_* variables, flags.
