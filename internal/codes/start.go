@@ -109,6 +109,9 @@ func (s *Service) flow(ctx context.Context, flowID, accountID string) (*monban.F
 type payload struct {
 	Code    string `json:"code"`
 	Minutes int    `json:"minutes"`
+	// Hours is set for codes that live two hours or more (emailed login
+	// help: 24), so the email says "24 hours", not "1440 minutes".
+	Hours int `json:"hours,omitempty"`
 }
 
 // issue makes a code and its message for flow f and has the store write
@@ -126,7 +129,11 @@ func (s *Service) issue(ctx context.Context, in *monban.CodeIssue, f *monban.Flo
 		lang = s.flowLang(ctx, f.ID)
 	}
 	minutes := int((expires.Sub(in.Now) + time.Minute - 1) / time.Minute)
-	body, err := json.Marshal(payload{Code: code, Minutes: minutes})
+	p := payload{Code: code, Minutes: minutes}
+	if minutes >= 120 && minutes%60 == 0 {
+		p.Hours = minutes / 60
+	}
+	body, err := json.Marshal(p)
 	if err != nil {
 		return monban.Internalf("code payload: %w", err)
 	}
