@@ -173,6 +173,9 @@ func (db *DB) CompleteContactChange(ctx context.Context, c *monban.ContactChange
 		if err := db.setContact(ctx, tx, c.AccountID, c.Kind, c.NewValue, true, at); err != nil {
 			return err
 		}
+		if err := db.contactChangedEvent(ctx, tx, c, "changed", at); err != nil {
+			return err
+		}
 		if err := db.insertAudit(ctx, tx, ev); err != nil {
 			return err
 		}
@@ -257,8 +260,19 @@ func (db *DB) UndoContactChange(ctx context.Context, c *monban.ContactChange, un
 		if err := db.removeFactorsSince(ctx, tx, c.AccountID, c.CreatedAt, at); err != nil {
 			return err
 		}
+		if err := db.contactChangedEvent(ctx, tx, c, "restored", at); err != nil {
+			return err
+		}
 		return db.insertAudit(ctx, tx, ev)
 	})
+}
+
+// contactChangedEvent tells host apps that the account's email or phone
+// changed ("changed") or was put back by the owner's undo link ("restored",
+// after which the account's sessions are all gone).
+func (db *DB) contactChangedEvent(ctx context.Context, tx *sql.Tx, c *monban.ContactChange, how string, at time.Time) error {
+	return db.insertWebhookEvent(ctx, tx, &monban.WebhookEvent{ID: monban.NewID("evt"), Type: monban.EventContactChanged,
+		AccountID: c.AccountID, Data: map[string]string{"kind": string(c.Kind), "change": how}, CreatedAt: at})
 }
 
 // removeFactorsSince deletes the second factors added to the account at or
