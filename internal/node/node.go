@@ -18,6 +18,7 @@ import (
 	"github.com/monban-dev/monban/internal/apikey"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/delivery"
+	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/password"
@@ -26,6 +27,7 @@ import (
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/throttle"
+	"github.com/monban-dev/monban/internal/twostep"
 	"github.com/monban-dev/monban/internal/web"
 	"github.com/monban-dev/monban/internal/webhooks"
 )
@@ -55,6 +57,8 @@ type Node struct {
 	Notices  *notices.Service
 	Throttle *throttle.Service
 	Recovery *recovery.Service
+	Factors  *factors.Service
+	TwoStep  *twostep.Service
 	Risk     *risk.Service
 	Web      *web.Server
 	Webhooks *webhooks.Service // host-app subscriptions
@@ -140,6 +144,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	recoverySvc := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
 		Hasher: hasher, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
 		Clock: clock, Random: rand.Reader, Log: log}, recovery.Config{PublicURL: cfg.PublicURL})
+	factorSvc, twoStep, err := wireTwoStep(cfg, db, box, secret, accounts, codeSvc, noticeSvc, clock, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	riskSvc, err := wireRisk(cfg, db, box, accounts, codeSvc, noticeSvc, hasher, worker, metrics, clock, log)
 	if err != nil {
 		db.Close()
@@ -157,13 +166,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		Codes: codeSvc, Outbox: worker, Receipts: db, Parsers: parsers, DevOutbox: dev,
 		Risk: riskSvc, Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,
 		Webhooks: hooks, Audit: db,
+		Factors: factorSvc, TwoStep: twoStep,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc, Risk: riskSvc,
-		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc, Web: srv, Webhooks: hooks, log: log, clock: clock, hooks: hookWorker}, nil
+		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc,
+		Factors: factorSvc, TwoStep: twoStep, Web: srv, Webhooks: hooks, log: log, clock: clock, hooks: hookWorker}, nil
 }
 
 // Run runs the node's background work — the outbox worker, the webhook

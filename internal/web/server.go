@@ -12,8 +12,10 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/apikey"
+	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/recovery"
+	"github.com/monban-dev/monban/internal/twostep"
 	"github.com/monban-dev/monban/internal/webhooks"
 )
 
@@ -65,6 +67,9 @@ type Server struct {
 	audit    AuditStore
 
 	recovery *recovery.Service
+
+	factors *factors.Service // second factors
+	twostep *twostep.Service // held sign-ins, approvals, re-authentication
 }
 
 // Notifier wakes the outbox worker after a message is queued.
@@ -94,6 +99,9 @@ type Deps struct {
 	Audit    AuditStore // audit export (admin API, an account's own activity)
 
 	Recovery *recovery.Service // login help and contact changes
+
+	Factors *factors.Service
+	TwoStep *twostep.Service
 }
 
 // New builds the server and its routes.
@@ -120,6 +128,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox,
 		notices: d.Notices, noticeStore: d.NoticeStore}
 	s.recovery = d.Recovery
+	s.factors, s.twostep = d.Factors, d.TwoStep
 	s.webhooks, s.audit = d.Webhooks, d.Audit
 	s.risk = d.Risk
 	s.handler = s.buildMux()
