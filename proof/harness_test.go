@@ -488,3 +488,25 @@ func uniq() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// json_ decodes an answer's body without failing the test (for load
+// goroutines).
+func json_(a answer, v any) error { return json.Unmarshal(a.body, v) }
+
+// rebind turns ? placeholders into $1, $2… for PostgreSQL.
+func rebind(dsn, q string) string {
+	if !strings.HasPrefix(dsn, "postgres") {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
