@@ -137,6 +137,15 @@ func (s *Service) LinkPrompt(ctx context.Context, token string) (*Prompt, error)
 	if err != nil {
 		return nil, err
 	}
+	// A decided or lapsed prompt says so instead of offering buttons that
+	// can only fail.
+	now := s.clock.Now()
+	switch {
+	case p.State != monban.PendingWaiting:
+		return nil, monban.Errorf(monban.EConflict, "approval.decided")
+	case !now.Before(p.ApprovalExpiresAt) || !now.Before(p.ExpiresAt):
+		return nil, monban.Errorf(monban.EConflict, "approval.expired")
+	}
 	pr := promptOf(p)
 	return &pr, nil
 }
