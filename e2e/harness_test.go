@@ -47,13 +47,46 @@ func startServer(t *testing.T) *server {
 // dev outbox as they would in "monban serve --dev".
 func startServerAt(t *testing.T, clock monban.Clock) *server {
 	t.Helper()
+	return startServerWith(t, clock, nil)
+}
+
+// startServerWith is startServerAt with the configuration adjusted first
+// (e.g. a rules file).
+func startServerWith(t *testing.T, clock monban.Clock, edit func(*node.Config)) *server {
+	t.Helper()
+	return startServerOn(t, clock, "127.0.0.1", edit)
+}
+
+// startServerLocalhost is startServerAt addressed as http://localhost:PORT,
+// its public URL too: passkeys need a domain, not an IP address, and
+// Chromium counts localhost as a secure origin over plain http.
+func startServerLocalhost(t *testing.T, clock monban.Clock) *server {
+	t.Helper()
+	return startServerOn(t, clock, "localhost", nil)
+}
+
+func startServerOn(t *testing.T, clock monban.Clock, host string, edit func(*node.Config)) *server {
+	t.Helper()
+	// Listen first, so that the node is built knowing its own address.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	base := fmt.Sprintf("http://%s:%d", host, ln.Addr().(*net.TCPAddr).Port)
 	cfg := node.DefaultConfig()
 	cfg.Data = t.TempDir()
 	cfg.Dev = true
 	cfg.Secret = testSecret
+	if host != "127.0.0.1" {
+		cfg.PublicURL = base
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n, err := node.New(t.Context(), cfg, log, clock)
 	if err != nil {
+		ln.Close()
 		t.Fatalf("start node: %v", err)
 	}
 	// The worker stops after the HTTP server, before the store closes; not on
@@ -61,13 +94,6 @@ func startServerAt(t *testing.T, clock monban.Clock) *server {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- n.Run(runCtx) }()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		stopRun()
-		<-ran
-		n.Close()
-		t.Fatalf("listen: %v", err)
-	}
 	hs := &http.Server{Handler: n.Web.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
@@ -88,7 +114,7 @@ func startServerAt(t *testing.T, clock monban.Clock) *server {
 			t.Errorf("close node: %v", err)
 		}
 	})
-	return &server{Node: n, URL: "http://" + ln.Addr().String()}
+	return &server{Node: n, URL: base}
 }
 
 // chromiumPath finds the browser: CHROMIUM_PATH, else chromium on PATH. A
