@@ -149,6 +149,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		db.Close()
 		return nil, err
 	}
+	recoverySvc.SetFactors(factorSvc)
 	riskSvc, err := wireRisk(cfg, db, box, accounts, codeSvc, noticeSvc, hasher, worker, metrics, clock, log)
 	if err != nil {
 		db.Close()
