@@ -118,6 +118,21 @@ func TestJ5LoginHelp(t *testing.T) {
 		a.follow("#submit")
 		a.expectPage("/account", "ja", "アカウント")
 		j5SignOut(a)
+
+		// A stranger guessing from another browser is slowed down, and the
+		// page names the time of the next try; Hanako's own browser is not.
+		g := b.newIsolatedTab("guesser")
+		for i := range 6 {
+			j5SignIn(g, "hanako_j5", fmt.Sprintf("guess number %d", i), "/signin")
+		}
+		j5SignIn(g, "hanako_j5", "guess number 7", "/signin")
+		if got := g.text("#error"); !strings.Contains(got, "以降にお試しください") {
+			t.Errorf("seventh guess: %q, want the time of the next try", got)
+		}
+		g.shot("stranger-throttled")
+		j5SignIn(a, "hanako_j5", firstPass, "/account")
+		a.shot("owner-not-slowed")
+		j5SignOut(a)
 	})
 
 	t.Run("forgotten password via email code", func(t *testing.T) {
