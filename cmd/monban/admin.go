@@ -28,6 +28,9 @@ monban admin agents create --username NAME [--role agent|lead|admin] [--password
 ` + webhooksUsage + "\n" + auditUsage
 
 func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, getenv func(string) string) error {
+	if len(args) > 0 && args[0] == "locks" {
+		return cmdAdminLocks(ctx, args[1:], stdout, getenv)
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "webhooks":

@@ -24,6 +24,8 @@ Usage:
   monban admin agents create --username NAME [--role agent|lead|admin]
   monban admin webhooks add --key ID --url URL --events E,E | list | remove ID | failed | redeliver ID
   monban admin audit export --since T [--until T] [--account ID] [--agent ID]
+  monban admin locks rollback --rule R [--version V] [--since T --until T] [--dry-run]
+  monban rules check FILE [--since T] [--until T]
   monban bench   [--json] [--duration D] [--postgres DSN] SCENARIO...
 
 Configuration: a YAML file (--config, MONBAN_CONFIG), MONBAN_* variables, flags.
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdMigrate(ctx, args[1:], stdout, getenv)
 	case "admin":
 		return cmdAdmin(ctx, args[1:], stdin, stdout, getenv)
+	case "rules":
+		return cmdRules(ctx, args[1:], stdout, getenv)
 	case "bench":
 		return cmdBench(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":

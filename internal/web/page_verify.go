@@ -239,6 +239,8 @@ func doneKey(done string) string {
 		return "change.done_email"
 	case "changed_phone":
 		return "change.done_phone"
+	case "unlocked":
+		return "lock.done"
 	}
 	return ""
 }

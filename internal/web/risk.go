@@ -359,14 +359,14 @@ func (s *Server) apiSignals(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusAccepted, map[string]any{"accepted": len(sigs), "results": res})
 }
 
-// adminKey authenticates an API key allowed to use the admin API
-// (admin_api_keys in the configuration).
+// adminKey authenticates an admin API key (monban admin apikeys create
+// --admin), or one listed in admin_api_keys.
 func (s *Server) adminKey(r *http.Request) (*monban.APIKey, error) {
 	k, err := s.hostKey(r)
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Contains(s.cfg.AdminKeys, k.ID) {
+	if !k.Admin && !slices.Contains(s.cfg.AdminKeys, k.ID) {
 		return nil, monban.Errorf(monban.EForbidden, "admin.forbidden")
 	}
 	return k, nil
