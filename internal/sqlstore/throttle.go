@@ -19,13 +19,14 @@ func (db *DB) ClaimAttempt(ctx context.Context, now time.Time, keys []string, de
 	return db.inTx(ctx, "claim attempt", func(tx *sql.Tx) error {
 		states := make([]monban.FailureCount, len(keys))
 		for i, k := range keys {
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO throttle_counters (key, failures, last_failure_at)
-				VALUES (?, 0, 0) ON CONFLICT (key) DO NOTHING`), k); err != nil {
-				return err
-			}
+			// One upsert that locks and returns the row: an insert-if-missing
+			// followed by SELECT … FOR UPDATE found no row when a successful
+			// sign-in's reset deleted it in between (a 500 under concurrent
+			// sign-ins to one account on PostgreSQL).
 			var last int64
-			err := tx.QueryRowContext(ctx, db.q(`SELECT failures, last_failure_at FROM throttle_counters
-				WHERE key = ?`+db.d.forUpdate()), k).Scan(&states[i].Failures, &last)
+			err := tx.QueryRowContext(ctx, db.q(`INSERT INTO throttle_counters (key, failures, last_failure_at)
+				VALUES (?, 0, 0) ON CONFLICT (key) DO UPDATE SET failures = throttle_counters.failures
+				RETURNING failures, last_failure_at`), k).Scan(&states[i].Failures, &last)
 			if err != nil {
 				return err
 			}
