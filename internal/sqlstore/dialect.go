@@ -56,7 +56,7 @@ func isPostgresDSN(dsn string) bool {
 
 // openPostgres returns one pool used for both reads and writes.
 func openPostgres(dsn string) (*sql.DB, error) {
-	db, err := sql.Open("pgx", dsn)
+	db, err := openPostgresGuarded(dsn) // pgconn.go: no hangs when the database goes away
 	if err != nil {
 		return nil, err
 	}
@@ -169,10 +169,15 @@ func (d *dialect) lockMigrations(ctx context.Context, conn *sql.Conn) (unlock fu
 	if d.name != dialectPostgres {
 		return func() {}, nil
 	}
+	if err := setPatient(conn, true); err != nil { // pgconn.go
+		return nil, err
+	}
 	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", int64(migrationLockKey)); err != nil {
+		_ = setPatient(conn, false)
 		return nil, fmt.Errorf("advisory lock: %w", err)
 	}
 	return func() {
+		defer setPatient(conn, false)
 		// A fresh context: the lock must be released even if ctx is done.
 		_, _ = conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", int64(migrationLockKey))
 	}, nil
