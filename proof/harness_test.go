@@ -510,3 +510,11 @@ func rebind(dsn, q string) string {
 	}
 	return b.String()
 }
+
+// tail returns the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
