@@ -21,6 +21,7 @@ import (
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/oidc"
 	"github.com/monban-dev/monban/internal/password"
 	"github.com/monban-dev/monban/internal/recovery"
 	"github.com/monban-dev/monban/internal/risk"
@@ -62,6 +63,7 @@ type Node struct {
 	Risk     *risk.Service
 	Web      *web.Server
 	Webhooks *webhooks.Service // host-app subscriptions
+	OIDC     *oidc.Service     // OpenID Connect provider (oidc.go)
 	log      *slog.Logger
 	clock    monban.Clock
 	hooks    *webhooks.Worker
@@ -156,6 +158,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		return nil, err
 	}
 	hooks := webhooks.New(db, box, clock)
+	oidcSvc := wireOIDC(cfg, db, box, secret, clock, log)
 	hookWorker := webhooks.NewWorker(db, box, nil, clock, log, webhooks.Config{})
 	var dev web.DevOutbox
 	if cfg.Dev {
@@ -166,7 +169,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		Accounts: accounts, Keys: keys, DB: db, Clock: clock, Log: log, Metrics: metrics, OpenAPI: monban.OpenAPI,
 		Codes: codeSvc, Outbox: worker, Receipts: db, Parsers: parsers, DevOutbox: dev,
 		Risk: riskSvc, Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,
-		Webhooks: hooks, Audit: db,
+		Webhooks: hooks, Audit: db, OIDC: oidcSvc,
 		Factors: factorSvc, TwoStep: twoStep,
 	})
 	if err != nil {
@@ -175,7 +178,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	}
 	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc, Risk: riskSvc,
 		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc,
-		Factors: factorSvc, TwoStep: twoStep, Web: srv, Webhooks: hooks, log: log, clock: clock, hooks: hookWorker}, nil
+		Factors: factorSvc, TwoStep: twoStep, Web: srv, Webhooks: hooks, OIDC: oidcSvc, log: log, clock: clock, hooks: hookWorker}, nil
 }
 
 // Run runs the node's background work — the outbox worker, the webhook
@@ -214,6 +217,9 @@ func (n *Node) prune(ctx context.Context) {
 			// A week without failures forgets a delay, not a disabled password.
 			if _, err := n.DB.PruneThrottle(ctx, now.Add(-7*24*time.Hour), n.Throttle.Config().Policy.DisableAt); err != nil {
 				n.log.Warn("prune throttle counters", "err", err)
+			}
+			if err := n.DB.PruneOIDC(ctx, now); err != nil {
+				n.log.Warn("prune oidc requests and tokens", "err", err)
 			}
 		}
 	}

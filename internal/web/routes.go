@@ -166,6 +166,17 @@ func (s *Server) routes() []route {
 		{pattern: "POST /api/v1/admin/locks/rollback", kind: kindAPI, handle: s.apiAdminRollback},
 		{pattern: "GET /api/v1/admin/breakers", kind: kindAPI, handle: s.apiAdminBreakers},
 
+		// Sign in with monban: OpenID Connect (oidc.go). The protocol
+		// endpoints are one raw handler per path prefix; login and consent
+		// are monban's own pages.
+		{pattern: "GET /oauth/login", kind: kindPage, handle: s.pageOIDCLogin},
+		{pattern: "POST /oauth/consent", kind: kindForm, handle: s.pageOIDCConsent},
+		{pattern: "/.well-known/openid-configuration", kind: kindRaw, raw: s.oidcProtocol()},
+		{pattern: "/oauth/", kind: kindRaw, raw: s.oidcProtocol()},
+		{pattern: "GET /api/v1/admin/oidc/clients", kind: kindAPI, handle: s.apiOIDCClients},
+		{pattern: "POST /api/v1/admin/oidc/clients", kind: kindAPI, handle: s.apiOIDCClientAdd},
+		{pattern: "DELETE /api/v1/admin/oidc/clients/{id}", kind: kindAPI, handle: s.apiOIDCClientRemove},
+
 		// Delivery receipts from SMS and voice providers.
 		{pattern: "GET /hooks/kannel/dlr", kind: kindAPI, handle: s.hookKannel},
 		{pattern: "POST /hooks/provider/{name}/status", kind: kindAPI, handle: s.hookProvider},

@@ -14,6 +14,7 @@ import (
 	"github.com/monban-dev/monban/internal/apikey"
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/oidc"
 	"github.com/monban-dev/monban/internal/recovery"
 	"github.com/monban-dev/monban/internal/twostep"
 	"github.com/monban-dev/monban/internal/webhooks"
@@ -68,6 +69,8 @@ type Server struct {
 
 	recovery *recovery.Service
 
+	oidc *oidcEndpoints // "sign in with monban" (oidc.go)
+
 	factors *factors.Service // second factors
 	twostep *twostep.Service // held sign-ins, approvals, re-authentication
 }
@@ -100,6 +103,8 @@ type Deps struct {
 
 	Recovery *recovery.Service // login help and contact changes
 
+	OIDC *oidc.Service // OpenID Connect provider; nil: none
+
 	Factors *factors.Service
 	TwoStep *twostep.Service
 }
@@ -131,6 +136,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.factors, s.twostep = d.Factors, d.TwoStep
 	s.webhooks, s.audit = d.Webhooks, d.Audit
 	s.risk = d.Risk
+	if s.oidc, err = newOIDCEndpoints(s, d.OIDC); err != nil {
+		return nil, err
+	}
 	s.handler = s.buildMux()
 	return s, nil
 }
