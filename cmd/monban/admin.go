@@ -31,6 +31,9 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 	if len(args) > 0 && args[0] == "locks" {
 		return cmdAdminLocks(ctx, args[1:], stdout, getenv)
 	}
+	if len(args) > 0 && args[0] == "clients" {
+		return cmdAdminClients(ctx, args[1:], stdout, getenv) // admin_clients.go
+	}
 	if len(args) > 0 {
 		switch args[0] {
 		case "webhooks":
