@@ -1,0 +1,261 @@
+package desk
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/sqlstore"
+)
+
+// Session levels: after the password only the authenticator step is
+// reachable; the console needs both (2-step is mandatory for agents).
+const (
+	LevelPassword = 1
+	LevelFull     = 2
+)
+
+// pendingTTL is how long a password-only session waits for its code.
+const pendingTTL = 10 * time.Minute
+
+func errSignIn() error { return monban.Errorf(monban.EUnauthorized, "desk.signin_wrong") }
+
+// errSession is the answer to a missing, expired or revoked console
+// session.
+func errSession() error { return monban.Errorf(monban.EUnauthorized, "desk.session") }
+
+func hashToken(tok string) []byte {
+	h := sha256.Sum256([]byte(tok))
+	return h[:]
+}
+
+// Agent is a signed-in agent and the session that proves it.
+type Agent struct {
+	*monban.Agent
+	Session  *sqlstore.AgentSession
+	Enrolled bool // has an authenticator app
+}
+
+// SignIn checks an agent's password and opens a password-level session;
+// the console then asks for the authenticator code (or, the first time,
+// enrols one). It returns the session token for the cookie.
+func (s *Service) SignIn(ctx context.Context, username, password, ip, ua string) (string, error) {
+	now := s.d.Clock.Now()
+	username = strings.ToLower(strings.TrimSpace(username))
+	if err := s.d.Store.HitLimits(ctx, now, []monban.Limit{
+		{Key: "desk:signin:u:" + username, Window: 15 * time.Minute, Max: 10, Err: "desk.signin_limit"},
+		{Key: "desk:signin:ip:" + ip, Window: 15 * time.Minute, Max: 30, Err: "desk.signin_limit"},
+	}); err != nil {
+		return "", err
+	}
+	a, err := s.d.Store.AgentByUsername(ctx, username)
+	if monban.IsNotFound(err) {
+		s.d.Password.VerifyDummy(ctx, password)
+		return "", errSignIn()
+	}
+	if err != nil {
+		return "", err
+	}
+	ok, _, err := s.d.Password.Verify(ctx, a.PasswordHash, password)
+	if err != nil {
+		return "", err
+	}
+	if !ok || !a.DisabledAt.IsZero() {
+		_ = s.d.Store.AppendAudit(ctx, monban.AuditEvent{At: now, AgentID: a.ID, Action: monban.AuditAgentSignInFail, IP: ip, UserAgent: ua})
+		return "", errSignIn()
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	tok := "dsk_" + base64.RawURLEncoding.EncodeToString(b[:])
+	sess := &sqlstore.AgentSession{ID: monban.NewID("dss"), TokenHash: hashToken(tok), AgentID: a.ID, Level: LevelPassword,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(pendingTTL)}
+	if err := s.d.Store.CreateAgentSession(ctx, sess, monban.AuditEvent{At: now, AgentID: a.ID, Action: monban.AuditAgentSignedIn,
+		IP: ip, UserAgent: ua, Detail: map[string]string{"level": "password"}}); err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// Authenticate returns the agent of a console session token at any level;
+// callers check Session.Level. Each use pushes the idle expiry on, never
+// past SessionMax after sign-in.
+func (s *Service) Authenticate(ctx context.Context, token string) (*Agent, error) {
+	if token == "" || len(token) > 100 {
+		return nil, errSession()
+	}
+	sess, err := s.d.Store.AgentSessionByTokenHash(ctx, hashToken(token))
+	if monban.IsNotFound(err) {
+		return nil, errSession()
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.d.Clock.Now()
+	if !sess.RevokedAt.IsZero() || !now.Before(sess.ExpiresAt) {
+		return nil, errSession()
+	}
+	a, err := s.d.Store.AgentByID(ctx, sess.AgentID)
+	if err != nil {
+		return nil, err
+	}
+	if !a.DisabledAt.IsZero() {
+		return nil, errSession()
+	}
+	secret, _, err := s.d.Store.AgentTOTP(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if sess.Level == LevelFull && now.Sub(sess.LastSeenAt) > time.Minute {
+		sess.ExpiresAt = minTime(now.Add(s.cfg.SessionIdle), sess.CreatedAt.Add(s.cfg.SessionMax))
+		sess.LastSeenAt = now
+		if err := s.d.Store.TouchAgentSession(ctx, sess.ID, sess.Level, now, sess.ExpiresAt, monban.AuditEvent{}); err != nil {
+			return nil, err
+		}
+	}
+	return &Agent{Agent: a, Session: sess, Enrolled: secret != nil}, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// SignOut ends a console session.
+func (s *Service) SignOut(ctx context.Context, a *Agent) error {
+	return s.d.Store.RevokeAgentSession(ctx, a.Session.ID, s.d.Clock.Now())
+}
+
+// Enrolment is a new authenticator for an agent: the page shows the key
+// and carries Sealed back with the first code.
+type Enrolment struct {
+	Secret string // base32
+	URL    string // otpauth://
+	Sealed string // the secret sealed for the form
+}
+
+var totpOpts = totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+
+// StartEnrol makes an authenticator key for an agent who has none yet.
+func (s *Service) StartEnrol(ctx context.Context, a *Agent) (*Enrolment, error) {
+	if a.Enrolled {
+		return nil, monban.Errorf(monban.EConflict, "agent.totp_set")
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.cfg.Issuer, AccountName: a.Username, Period: 30,
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, SecretSize: 20})
+	if err != nil {
+		return nil, monban.Internalf("agent totp: %w", err)
+	}
+	sealed := s.d.Box.Seal([]byte(a.ID + "|" + key.Secret()))
+	return &Enrolment{Secret: key.Secret(), URL: key.URL(), Sealed: base64.RawURLEncoding.EncodeToString(sealed)}, nil
+}
+
+func errCode() error { return monban.Errorf(monban.EUnauthorized, "totp.wrong").WithField("code") }
+
+// matchStep returns the time step (one either side of now) whose code is code.
+func (s *Service) matchStep(secret, code string) (int64, error) {
+	code = strings.Map(func(r rune) rune {
+		if r >= '０' && r <= '９' {
+			return r - '０' + '0'
+		}
+		if r == ' ' || r == '-' {
+			return -1
+		}
+		return r
+	}, code)
+	if len(code) != 6 {
+		return 0, errCode()
+	}
+	cur := s.d.Clock.Now().Unix() / 30
+	for d := int64(-1); d <= 1; d++ {
+		want, err := totp.GenerateCodeCustom(secret, time.Unix((cur+d)*30, 0), totpOpts)
+		if err != nil {
+			return 0, monban.Internalf("agent totp: %w", err)
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			return cur + d, nil
+		}
+	}
+	return 0, errCode()
+}
+
+func (s *Service) codeLimit(ctx context.Context, agentID string) error {
+	return s.d.Store.HitLimits(ctx, s.d.Clock.Now(), []monban.Limit{{Key: "desk:totp:" + agentID, Window: 15 * time.Minute,
+		Max: 5, Err: "desk.code_limit"}})
+}
+
+// ConfirmEnrol stores the agent's authenticator once its first code is
+// right, and raises the session to full.
+func (s *Service) ConfirmEnrol(ctx context.Context, a *Agent, sealed, code string) error {
+	if err := s.codeLimit(ctx, a.ID); err != nil {
+		return err
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil {
+		return errCode()
+	}
+	plain, err := s.d.Box.Open(raw)
+	if err != nil {
+		return errCode()
+	}
+	id, secret, ok := strings.Cut(string(plain), "|")
+	if !ok || id != a.ID {
+		return errCode()
+	}
+	step, err := s.matchStep(secret, code)
+	if err != nil {
+		return err
+	}
+	now := s.d.Clock.Now()
+	if err := s.d.Store.SetAgentTOTP(ctx, a.ID, s.d.Box.Seal([]byte(secret)), step,
+		monban.AuditEvent{At: now, AgentID: a.ID, Action: monban.AuditAgentTOTP}); err != nil {
+		return err
+	}
+	return s.raise(ctx, a, now)
+}
+
+// VerifyCode checks the agent's authenticator code and raises the session
+// to full.
+func (s *Service) VerifyCode(ctx context.Context, a *Agent, code string) error {
+	if err := s.codeLimit(ctx, a.ID); err != nil {
+		return err
+	}
+	sealed, _, err := s.d.Store.AgentTOTP(ctx, a.ID)
+	if err != nil {
+		return err
+	}
+	if sealed == nil {
+		return monban.Errorf(monban.EConflict, "desk.enrol_first")
+	}
+	secret, err := s.d.Box.Open(sealed)
+	if err != nil {
+		return monban.Internalf("agent totp: %w", err)
+	}
+	step, err := s.matchStep(string(secret), code)
+	if err != nil {
+		return err
+	}
+	if err := s.d.Store.UseAgentTOTPStep(ctx, a.ID, step); err != nil {
+		return err
+	}
+	return s.raise(ctx, a, s.d.Clock.Now())
+}
+
+func (s *Service) raise(ctx context.Context, a *Agent, now time.Time) error {
+	exp := minTime(now.Add(s.cfg.SessionIdle), a.Session.CreatedAt.Add(s.cfg.SessionMax))
+	if err := s.d.Store.TouchAgentSession(ctx, a.Session.ID, LevelFull, now, exp,
+		monban.AuditEvent{At: now, AgentID: a.ID, Action: monban.AuditAgentSignedIn, Detail: map[string]string{"level": "2-step"}}); err != nil {
+		return err
+	}
+	a.Session.Level, a.Session.ExpiresAt, a.Session.LastSeenAt = LevelFull, exp, now
+	return nil
+}
