@@ -210,13 +210,14 @@ func (s *Service) Clear(ctx context.Context, auth, accountID string) error {
 func (s *Service) limits(ip string) []monban.Limit {
 	ls := []monban.Limit{{Key: "signin:fail:global", Window: time.Minute, Max: s.cfg.GlobalPerMinute, Err: "signin.throttled"}}
 	if ip != "" {
-		ls = append(ls, monban.Limit{Key: "signin:fail:ip:" + ipScope(ip), Window: time.Hour, Max: s.cfg.PerIPHour, Err: "signin.throttled"})
+		ls = append(ls, monban.Limit{Key: "signin:fail:ip:" + IPScope(ip), Window: time.Hour, Max: s.cfg.PerIPHour, Err: "signin.throttled"})
 	}
 	return ls
 }
 
-// ipScope is the address, or its /64 for IPv6.
-func ipScope(ip string) string {
+// IPScope is what per-IP limits count: the address, or its /64 for IPv6,
+// where one subscriber commonly holds a whole /64.
+func IPScope(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip
