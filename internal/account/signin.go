@@ -2,6 +2,8 @@ package account
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 
 	"github.com/monban-dev/monban"
@@ -83,6 +85,14 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 	}
 	if len(accounts) == 0 {
 		s.hasher.VerifyDummy(ctx, in.Password)
+		// A write like the audit entry of a wrong password for a known
+		// account, so the answer takes about as long; it also lets
+		// operators see stuffing against names that do not exist.
+		ev := in.Meta.audit(monban.AuditSignInFailed, "", s.clock.Now())
+		ev.Detail = map[string]string{"identifier": identifierDigest(string(kind) + ":" + value)}
+		if err := s.store.AppendAudit(ctx, ev); err != nil {
+			return nil, err
+		}
 		s.throttleFailed(ctx, ticket)
 		return nil, errSignInFailed()
 	}
@@ -180,4 +190,11 @@ func (s *Service) choices(ctx context.Context, accounts []*monban.Account) (*Sig
 func IsSignInFailure(err error) bool {
 	var e *monban.Error
 	return errors.As(err, &e) && e.Key == "signin.failed"
+}
+
+// identifierDigest names an identifier in the audit log without storing
+// what someone typed for an account that does not exist.
+func identifierDigest(v string) string {
+	h := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(h[:8])
 }
