@@ -48,4 +48,5 @@ type LockLift struct {
 	Notice    *Notice
 	Messages  []*Message
 	Audit     AuditEvent
+	Event     *WebhookEvent // account.unlocked for the host app; nil: none
 }

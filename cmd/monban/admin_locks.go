@@ -17,7 +17,7 @@ const locksUsage = `monban admin locks rollback --rule R [--version V] [--since 
     lift every lock in force that rule R (version V, made in [since, until))
     made: a notice to each person and one audit entry per account, in batches
     of one transaction each, with progress and an ETA. Safe to interrupt and
-    run again; --dry-run counts and shows a sample without lifting.`
+    run again; --dry-run counts and shows a sample without lifting`
 
 func cmdAdminLocks(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	if len(args) < 1 || args[0] != "rollback" {

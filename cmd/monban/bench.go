@@ -50,14 +50,14 @@ type benchPair struct {
 }
 
 func benchScenarios() []benchScenario {
-	return []benchScenario{loginScenario(), whoamiScenario(), codeVerifyScenario(), outboxScenario(), tokenScenario()}
+	return []benchScenario{loginScenario(), whoamiScenario(), codeVerifyScenario(), outboxScenario(), tokenScenario(), signalsScenario(), rollbackScenario()}
 }
 
 const benchUsage = `Usage: monban bench [--json] [--duration D] [--rounds N] [--concurrency LIST] [--postgres DSN] [--cpuprofile FILE] [SCENARIO...]
 
 Starts a fresh node on 127.0.0.1, loads it from an in-process client and
 prints each scenario next to its reference. Scenarios: login, whoami,
-code-verify, outbox, token (default: all). Each figure is the median of --rounds rounds; scenario and reference
+code-verify, outbox, token, signals, rollback (default: all). Each figure is the median of --rounds rounds; scenario and reference
 alternate within a round so that machine drift hits both alike.
 `
 
@@ -132,7 +132,7 @@ func pickScenarios(names []string) ([]benchScenario, error) {
 	for _, n := range names {
 		i := slices.IndexFunc(all, func(s benchScenario) bool { return s.name == n })
 		if i < 0 {
-			return nil, fmt.Errorf("bench: unknown scenario %q (known: login, whoami, code-verify, outbox, token)", n)
+			return nil, fmt.Errorf("bench: unknown scenario %q (known: login, whoami, code-verify, outbox, token, signals, rollback)", n)
 		}
 		out = append(out, all[i])
 	}

@@ -16,7 +16,7 @@ import (
 const rulesUsage = `monban rules check FILE [--since T] [--until T]
     validate a rules file and replay the signals recorded in [since, until)
     (default: the last 7 days) through it, printing what each rule would have
-    done. Nothing is written.`
+    done; nothing is written`
 
 func cmdRules(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	if len(args) < 2 || args[0] != "check" {

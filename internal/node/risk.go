@@ -17,7 +17,6 @@ import (
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/web"
-	"github.com/monban-dev/monban/internal/webhooks"
 )
 
 // defaultRiskRetention keeps signals as long as the longest window.
@@ -28,12 +27,8 @@ const defaultRiskRetention = risk.MaxWindow
 func wireRisk(cfg Config, db *sqlstore.DB, box *seal.Box, accounts *account.Service, codeSvc *codes.Service,
 	noticeSvc *notices.Service, hasher *password.Hasher, worker *delivery.Worker, metrics *web.Metrics,
 	clock monban.Clock, log *slog.Logger) (*risk.Service, error) {
-	hooks := webhooks.New(db, box, clock)
 	svc := risk.New(risk.Deps{Store: db, Notices: noticeSvc, Codes: codeSvc, Password: hasher, Notify: worker,
-		Emit: func(ctx context.Context, typ, accountID string, data map[string]string) error {
-			_, err := hooks.Emit(ctx, typ, accountID, data)
-			return err
-		}, Clock: clock, Log: log})
+		Clock: clock, Log: log})
 	if cfg.RulesFile != "" {
 		rs, err := risk.LoadFile(cfg.RulesFile)
 		if err != nil {

@@ -129,9 +129,12 @@ func (s *Service) liftBatch(ctx context.Context, locks []monban.Lock, by string)
 			if err != nil {
 				return 0, err
 			}
+			lifted := l
+			lifted.LiftedAt, lifted.LiftedBy, lifted.LiftedHow = now, by, "rollback"
 			lifts[i] = monban.LockLift{LockID: l.ID, AccountID: l.AccountID, At: now, By: by, How: "rollback",
 				Notice: n, Messages: msgs, Audit: monban.AuditEvent{At: now, AccountID: l.AccountID, Action: monban.AuditUnlocked,
-					Detail: map[string]string{"lock_id": l.ID, "rule": l.RuleID, "version": l.RuleVersion, "by": by, "how": "rollback"}}}
+					Detail: map[string]string{"lock_id": l.ID, "rule": l.RuleID, "version": l.RuleVersion, "by": by, "how": "rollback"}},
+				Event: webhookEvent(monban.TopicAccountUnlocked, &lifted, now)}
 		}
 		done, err := s.d.Store.LiftLocks(ctx, lifts)
 		if e, ok := monban.AsError(err); ok && e.Key == "notice.ref_taken" && try < 3 {
@@ -141,17 +144,6 @@ func (s *Service) liftBatch(ctx context.Context, locks []monban.Lock, by string)
 			return 0, err
 		}
 		s.Lifts.Add(int64(len(done)))
-		if s.d.Emit != nil {
-			byID := map[string]*monban.Lock{}
-			for i := range locks {
-				byID[locks[i].ID] = &locks[i]
-			}
-			for _, id := range done {
-				l := byID[id]
-				l.LiftedAt, l.LiftedBy, l.LiftedHow = now, by, "rollback"
-				s.emit(ctx, monban.TopicAccountUnlocked, l)
-			}
-		}
 		return len(done), nil
 	}
 }

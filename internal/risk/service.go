@@ -20,7 +20,7 @@ type Store interface {
 	RiskBuckets(ctx context.Context, subjects []string, res time.Duration, since time.Time, types []string) ([]monban.RiskBucket, error)
 	RecordDecisions(ctx context.Context, ds []monban.RiskDecision) error
 	RecentSignalIDs(ctx context.Context, accountID string, since time.Time, limit int) ([]int64, error)
-	CreateLock(ctx context.Context, l *monban.Lock, n *monban.Notice, msgs []*monban.Message, ev monban.AuditEvent) error
+	CreateLock(ctx context.Context, l *monban.Lock, n *monban.Notice, msgs []*monban.Message, ev monban.AuditEvent, hook *monban.WebhookEvent) error
 	ActiveLock(ctx context.Context, accountID string, now time.Time) (*monban.Lock, error)
 	LiftLocks(ctx context.Context, lifts []monban.LockLift) ([]string, error)
 	LockCount(ctx context.Context, ruleID string, since, until time.Time) (int, error)
@@ -54,19 +54,15 @@ type PasswordVerifier interface {
 // Notifier wakes the outbox worker.
 type Notifier interface{ Notify() }
 
-// EmitFunc tells host apps an event (webhooks.Service.Emit). Events are
-// emitted after the lock or lift commits.
-type EmitFunc func(ctx context.Context, typ, accountID string, data map[string]string) error
-
-// Deps are what a Service is built from; Codes, Password, Notify and Emit
-// may be nil.
+// Deps are what a Service is built from; Codes, Password and Notify may be
+// nil. Host apps hear of every lock and lift through webhook events
+// (account.locked, account.unlocked) written in the same transaction.
 type Deps struct {
 	Store    Store
 	Notices  Notices
 	Codes    Codes
 	Password PasswordVerifier
 	Notify   Notifier
-	Emit     EmitFunc
 	Clock    monban.Clock
 	Log      *slog.Logger
 }
@@ -343,7 +339,6 @@ func (s *Service) lock(ctx context.Context, vd *Verdict, now time.Time) (*monban
 	s.Locks.Add(1)
 	s.d.Log.InfoContext(ctx, "account locked", "account", l.AccountID, "lock", l.ID, "rule", r.ID, "version", r.Version,
 		"kind", l.Kind, "category", l.Category)
-	s.emit(ctx, monban.TopicAccountLocked, l)
 	s.checkBreaker(ctx, r, now)
 	return l, nil
 }
@@ -360,7 +355,7 @@ func (s *Service) createLock(ctx context.Context, l *monban.Lock, ev monban.Audi
 		if err != nil {
 			return err
 		}
-		err = s.d.Store.CreateLock(ctx, l, n, msgs, ev)
+		err = s.d.Store.CreateLock(ctx, l, n, msgs, ev, webhookEvent(monban.TopicAccountLocked, l, ev.At))
 		if e, ok := monban.AsError(err); ok && e.Key == "notice.ref_taken" && try < 3 {
 			continue
 		}
@@ -382,18 +377,13 @@ func (s *Service) Lock(ctx context.Context, l *monban.Lock, by string) error {
 	if !l.Allows(monban.WaySupport) {
 		l.WaysOut = append(l.WaysOut, monban.WaySupport)
 	}
-	err := s.createLock(ctx, l, monban.AuditEvent{At: now, AccountID: l.AccountID, Action: monban.AuditLocked,
+	return s.createLock(ctx, l, monban.AuditEvent{At: now, AccountID: l.AccountID, Action: monban.AuditLocked,
 		Detail: map[string]string{"lock_id": l.ID, "by": by, "kind": string(l.Kind), "category": l.Category}})
-	if err == nil {
-		s.emit(ctx, monban.TopicAccountLocked, l)
-	}
-	return err
 }
 
-func (s *Service) emit(ctx context.Context, topic string, l *monban.Lock) {
-	if s.d.Emit == nil {
-		return
-	}
+// webhookEvent is what the host app is told of a lock or a lift: the
+// category and until when, never the rule.
+func webhookEvent(topic string, l *monban.Lock, at time.Time) *monban.WebhookEvent {
 	data := map[string]string{"lock_id": l.ID, "kind": string(l.Kind), "category": l.Category}
 	if !l.ExpiresAt.IsZero() {
 		data["until"] = l.ExpiresAt.UTC().Format(time.RFC3339)
@@ -401,9 +391,7 @@ func (s *Service) emit(ctx context.Context, topic string, l *monban.Lock) {
 	if topic == monban.TopicAccountUnlocked {
 		data["how"] = l.LiftedHow
 	}
-	if err := s.d.Emit(ctx, topic, l.AccountID, data); err != nil {
-		s.d.Log.WarnContext(ctx, "risk: webhook", "topic", topic, "account", l.AccountID, "err", err)
-	}
+	return &monban.WebhookEvent{ID: monban.NewID("evt"), Type: topic, AccountID: l.AccountID, Data: data, CreatedAt: at}
 }
 
 // checkBreaker trips the rule's breaker when its lock rate in the window

@@ -111,6 +111,8 @@ func (s *Service) UnlockWithPassword(ctx context.Context, accountID, pw string) 
 // ("person", "agent:ID", "operator:NAME"), how says by which way.
 func (s *Service) Lift(ctx context.Context, l *monban.Lock, by, how string) error {
 	now := s.d.Clock.Now()
+	lifted := *l
+	lifted.LiftedAt, lifted.LiftedBy, lifted.LiftedHow = now, by, how
 	for try := 0; ; try++ {
 		n, msgs, err := s.d.Notices.Compose(ctx, l.AccountID, monban.TopicAccountUnlocked, nil, noticeOpts())
 		if err != nil {
@@ -118,7 +120,8 @@ func (s *Service) Lift(ctx context.Context, l *monban.Lock, by, how string) erro
 		}
 		ids, err := s.d.Store.LiftLocks(ctx, []monban.LockLift{{LockID: l.ID, AccountID: l.AccountID, At: now, By: by, How: how,
 			Notice: n, Messages: msgs, Audit: monban.AuditEvent{At: now, AccountID: l.AccountID, Action: monban.AuditUnlocked,
-				Detail: map[string]string{"lock_id": l.ID, "rule": l.RuleID, "version": l.RuleVersion, "by": by, "how": how}}}})
+				Detail: map[string]string{"lock_id": l.ID, "rule": l.RuleID, "version": l.RuleVersion, "by": by, "how": how}},
+			Event: webhookEvent(monban.TopicAccountUnlocked, &lifted, now)}})
 		if e, ok := monban.AsError(err); ok && e.Key == "notice.ref_taken" && try < 3 {
 			continue
 		}
@@ -136,7 +139,6 @@ func (s *Service) Lift(ctx context.Context, l *monban.Lock, by, how string) erro
 		s.d.Notify.Notify()
 	}
 	s.d.Log.InfoContext(ctx, "account unlocked", "account", l.AccountID, "lock", l.ID, "by", by, "how", how)
-	s.emit(ctx, monban.TopicAccountUnlocked, l)
 	return nil
 }
 

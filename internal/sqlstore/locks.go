@@ -51,12 +51,13 @@ func errLockExists() error { return monban.Errorf(monban.EConflict, "lock.exists
 // errBreakerOpen refuses a lock from a rule version whose breaker tripped.
 func errBreakerOpen() error { return monban.Errorf(monban.EConflict, "lock.breaker_open") }
 
-// CreateLock stores l with its notice, messages and audit entry. An
+// CreateLock stores l with its notice, messages, audit entry and webhook
+// event (hook, may be nil). An
 // account already under a lock in force is EConflict "lock.exists"; a
 // rule version whose breaker has tripped is EConflict "lock.breaker_open"
 // (checked here so that no node locks after any node tripped it). Locks
 // whose time ran out are marked lifted first.
-func (db *DB) CreateLock(ctx context.Context, l *monban.Lock, n *monban.Notice, msgs []*monban.Message, ev monban.AuditEvent) error {
+func (db *DB) CreateLock(ctx context.Context, l *monban.Lock, n *monban.Notice, msgs []*monban.Message, ev monban.AuditEvent, hook *monban.WebhookEvent) error {
 	return db.inTx(ctx, "create lock", func(tx *sql.Tx) error {
 		if err := db.d.lockKey(ctx, tx, "lock:"+l.AccountID); err != nil {
 			return err
@@ -94,6 +95,11 @@ func (db *DB) CreateLock(ctx context.Context, l *monban.Lock, n *monban.Notice, 
 		}
 		if n != nil {
 			if err := db.insertNotice(ctx, tx, n, msgs); err != nil {
+				return err
+			}
+		}
+		if hook != nil {
+			if err := db.insertWebhookEvent(ctx, tx, hook); err != nil {
 				return err
 			}
 		}
@@ -149,8 +155,8 @@ func (db *DB) LocksByAccount(ctx context.Context, accountID string) ([]monban.Lo
 	return out, wrap("locks by account", rows.Err())
 }
 
-// LiftLocks lifts each lock still in force, with its notice, messages and
-// audit entry, in one transaction, and returns the ids it lifted. A lock
+// LiftLocks lifts each lock still in force, with its notice, messages,
+// audit entry and webhook event, in one transaction, and returns the ids it lifted. A lock
 // already lifted (by an earlier, interrupted run or by its person) is
 // skipped with its notice: re-running is safe.
 func (db *DB) LiftLocks(ctx context.Context, lifts []monban.LockLift) ([]string, error) {
@@ -216,6 +222,11 @@ func (db *DB) liftPart(ctx context.Context, tx *sql.Tx, part []monban.LockLift) 
 			}
 		}
 		evs = append(evs, l.Audit)
+		if l.Event != nil {
+			if err := db.insertWebhookEvent(ctx, tx, l.Event); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := db.insertNoticesBulk(ctx, tx, notices, msgs, noticeOf); err != nil {
 		return nil, err

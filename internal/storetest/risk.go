@@ -60,7 +60,7 @@ func testLockOnePerAccount(t *testing.T, db *sqlstore.DB) {
 	a := mustCreateAccount(t, db, at(0), ident(monban.KindUsername, "lockme", at(0)))
 	l := newLock(a.ID, "r", at(0))
 	n, msgs := noticeFor(a.ID, monban.TopicAccountLocked, at(0))
-	if err := db.CreateLock(ctx, l, n, msgs, auditFor(a.ID, monban.AuditLocked, at(0))); err != nil {
+	if err := db.CreateLock(ctx, l, n, msgs, auditFor(a.ID, monban.AuditLocked, at(0)), nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := db.ActiveLock(ctx, a.ID, at(time.Minute))
@@ -68,7 +68,7 @@ func testLockOnePerAccount(t *testing.T, db *sqlstore.DB) {
 		t.Fatalf("active lock = %+v, %v", got, err)
 	}
 	n2, msgs2 := noticeFor(a.ID, monban.TopicAccountLocked, at(0))
-	wantCode(t, db.CreateLock(ctx, newLock(a.ID, "r", at(time.Minute)), n2, msgs2, auditFor(a.ID, monban.AuditLocked, at(0))),
+	wantCode(t, db.CreateLock(ctx, newLock(a.ID, "r", at(time.Minute)), n2, msgs2, auditFor(a.ID, monban.AuditLocked, at(0)), nil),
 		monban.EConflict, "lock.exists", "")
 	if _, err := db.NoticeByRef(ctx, n2.Ref); !monban.IsNotFound(err) {
 		t.Errorf("the refused lock's notice was stored: %v", err)
@@ -78,7 +78,7 @@ func testLockOnePerAccount(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("expired lock still active: %v", err)
 	}
 	n3, msgs3 := noticeFor(a.ID, monban.TopicAccountLocked, at(2*time.Hour))
-	if err := db.CreateLock(ctx, newLock(a.ID, "r", at(2*time.Hour)), n3, msgs3, auditFor(a.ID, monban.AuditLocked, at(0))); err != nil {
+	if err := db.CreateLock(ctx, newLock(a.ID, "r", at(2*time.Hour)), n3, msgs3, auditFor(a.ID, monban.AuditLocked, at(0)), nil); err != nil {
 		t.Fatal(err)
 	}
 	all, _ := db.LocksByAccount(ctx, a.ID)
@@ -93,7 +93,7 @@ func testLiftLocksOnce(t *testing.T, db *sqlstore.DB) {
 		a := mustCreateAccount(t, db, at(0), ident(monban.KindUsername, "lift"+string(rune('a'+i)), at(0)))
 		l := newLock(a.ID, "faulty", at(0))
 		n, msgs := noticeFor(a.ID, monban.TopicAccountLocked, at(0))
-		if err := db.CreateLock(ctx, l, n, msgs, auditFor(a.ID, monban.AuditLocked, at(0))); err != nil {
+		if err := db.CreateLock(ctx, l, n, msgs, auditFor(a.ID, monban.AuditLocked, at(0)), nil); err != nil {
 			t.Fatal(err)
 		}
 		un, umsgs := noticeFor(a.ID, monban.TopicAccountUnlocked, at(time.Minute))
@@ -146,7 +146,7 @@ func testBreakerStopsLocks(t *testing.T, db *sqlstore.DB) {
 		}
 	}
 	n, msgs := noticeFor(a.ID, monban.TopicAccountLocked, at(0))
-	wantCode(t, db.CreateLock(ctx, newLock(a.ID, "hot", at(0)), n, msgs, auditFor(a.ID, monban.AuditLocked, at(0))),
+	wantCode(t, db.CreateLock(ctx, newLock(a.ID, "hot", at(0)), n, msgs, auditFor(a.ID, monban.AuditLocked, at(0)), nil),
 		monban.EConflict, "lock.breaker_open", "")
 	c, err := db.LockCount(ctx, "hot", at(-time.Hour), at(time.Hour))
 	if err != nil || c != 0 {
