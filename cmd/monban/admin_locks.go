@@ -11,6 +11,9 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/node"
+	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/risk"
+	"github.com/monban-dev/monban/internal/seal"
 )
 
 const locksUsage = `monban admin locks rollback --rule R [--version V] [--since T] [--until T] [--dry-run] [--batch N] [--by NAME]
@@ -51,17 +54,39 @@ func cmdAdminLocks(ctx context.Context, args []string, stdout io.Writer, getenv 
 	if err != nil {
 		return err
 	}
-	n, err := node.New(ctx, cfg, node.NewLogger(io.Discard, "error"), monban.SystemClock{})
+	svc, closeDB, err := rollbackService(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer n.Close()
-	return rollback(ctx, n, f, *dry, *batch, "operator:"+*by, stdout)
+	defer closeDB()
+	return rollback(ctx, svc, f, *dry, *batch, "operator:"+*by, stdout)
 }
 
-func rollback(ctx context.Context, n *node.Node, f monban.LockFilter, dry bool, batch int, by string, stdout io.Writer) error {
+// rollbackService opens the store and builds only what a rollback needs:
+// risk and the notices it sends (the serving nodes' outbox workers deliver
+// them).
+func rollbackService(ctx context.Context, cfg node.Config) (*risk.Service, func(), error) {
+	secret, err := cfg.SecretBytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	box, err := seal.New(secret)
+	if err != nil {
+		return nil, nil, err
+	}
+	clock := monban.SystemClock{}
+	db, err := node.OpenStore(ctx, cfg, clock)
+	if err != nil {
+		return nil, nil, err
+	}
+	log := node.NewLogger(io.Discard, "error")
+	ns := notices.New(db, box, clock, notices.Config{PublicURL: cfg.PublicURL}, nil, log)
+	return risk.New(risk.Deps{Store: db, Notices: ns, Clock: clock, Log: log}), func() { db.Close() }, nil
+}
+
+func rollback(ctx context.Context, svc *risk.Service, f monban.LockFilter, dry bool, batch int, by string, stdout io.Writer) error {
 	o := riskRollbackOptions(f, dry, batch, by, stdout)
-	p, err := n.Risk.Rollback(ctx, o)
+	p, err := svc.Rollback(ctx, o)
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintf(stdout, "\ninterrupted after %d lifted; run the same command again to lift the rest\n", p.Lifted)
