@@ -498,3 +498,43 @@ func TestOIDCDiscovery(t *testing.T) {
 		t.Errorf("after expiry: %v (first %v)", after, first)
 	}
 }
+
+// TestOIDCLogout: RP-initiated logout with a valid id_token_hint revokes
+// the client's tokens and ends the browser's monban session; without a
+// hint it signs nobody out, and an unregistered post-logout URI is refused.
+func TestOIDCLogout(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	acc := h.register(map[string]any{"username": "saburo", "password": goodPassword})
+	p := newRP(t, h, oidc.ClientInput{Name: "Shop", FirstParty: true, PostLogoutURIs: []string{"http://127.0.0.1:9/bye"}})
+	verifier := oauth2.GenerateVerifier()
+	tok, err := p.conf.Exchange(p.ctx, p.code(t, acc.Token, oauth2.S256ChallengeOption(verifier)), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hint, _ := tok.Extra("id_token").(string)
+	cookie := []*http.Cookie{{Name: "monban_session", Value: acc.Token}}
+	end := func(q url.Values) *response {
+		return h.do(request{method: "GET", path: oidc.PathEndSession + "?" + q.Encode(), cookies: cookie})
+	}
+	if r := end(url.Values{"post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}}); !h.authorised(acc.Token) {
+		t.Fatalf("logout without a hint signed the browser out (%d)", r.status)
+	}
+	r := end(url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://evil.example/"}})
+	if r.status == http.StatusFound || !h.authorised(acc.Token) {
+		t.Errorf("unregistered post-logout URI: %d %s", r.status, r.header.Get("Location"))
+	}
+	r = end(url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"http://127.0.0.1:9/bye"}, "state": {"x"}})
+	if r.status != http.StatusFound || r.header.Get("Location") != "http://127.0.0.1:9/bye?state=x" {
+		t.Errorf("logout: %d %q", r.status, r.header.Get("Location"))
+	}
+	if h.authorised(acc.Token) {
+		t.Error("the monban session survived the logout")
+	}
+	if p.userinfo(tok.AccessToken) == http.StatusOK {
+		t.Error("the access token survived the logout")
+	}
+	_, err = p.conf.TokenSource(p.ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if got := oauthError(t, err); got != "invalid_grant" {
+		t.Errorf("refresh after logout: %s", got)
+	}
+}
