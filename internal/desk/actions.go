@@ -450,7 +450,7 @@ func (s *Service) Reply(ctx context.Context, a *Agent, caseID, template, text, s
 	if template != "" {
 		t, ok := ReplyTemplates[template]
 		if !ok {
-			return invalid("desk.template", "template")
+			return invalid("desk.template_invalid", "template")
 		}
 		body = t[langOf(c.Lang)]
 	}
@@ -461,7 +461,7 @@ func (s *Service) Reply(ctx context.Context, a *Agent, caseID, template, text, s
 		return monban.Errorf(monban.ETooLarge, "support.too_long").WithField("text").WithParams(map[string]any{"max": s.cfg.MaxDescription})
 	}
 	if status != "" && !slices.Contains(monban.CaseStatuses, status) {
-		return invalid("desk.status", "status")
+		return invalid("desk.status_invalid", "status")
 	}
 	return s.change(ctx, a, c, status, &monban.CaseMessage{Kind: monban.CaseMsgReply, Body: body}, "reply",
 		monban.AuditEvent{Action: monban.AuditCaseReplied, Detail: map[string]string{"template": template}})
@@ -477,7 +477,7 @@ func (s *Service) SetStatus(ctx context.Context, a *Agent, caseID, status string
 		return err
 	}
 	if !slices.Contains(monban.CaseStatuses, status) {
-		return invalid("desk.status", "status")
+		return invalid("desk.status_invalid", "status")
 	}
 	return s.change(ctx, a, c, status, &monban.CaseMessage{Kind: monban.CaseMsgStatus}, "status",
 		monban.AuditEvent{Action: monban.AuditCaseStatus})

@@ -52,7 +52,7 @@ func cleanText(s string) string {
 
 func (s *Service) validate(r *Request) error {
 	if !slices.Contains(monban.CaseCategories, r.Category) {
-		return invalid("support.category", "category")
+		return invalid("support.category_invalid", "category")
 	}
 	if r.Platform != "" && r.Platform != "web" && r.Platform != "app" {
 		return invalid("support.platform", "platform")
@@ -63,14 +63,14 @@ func (s *Service) validate(r *Request) error {
 			WithParams(map[string]any{"max": s.cfg.MaxDescription})
 	}
 	if r.Description == "" {
-		return invalid("support.description", "description")
+		return invalid("support.description_invalid", "description")
 	}
 	if utf8.RuneCountInString(r.Device) > 200 {
 		return monban.Errorf(monban.ETooLarge, "support.too_long").WithField("device").WithParams(map[string]any{"max": 200})
 	}
 	contact, err := identifier.Normalize(monban.KindEmail, r.Contact)
 	if err != nil {
-		return invalid("support.contact", "contact")
+		return invalid("support.contact_invalid", "contact")
 	}
 	r.Contact = contact
 	return nil

@@ -18,6 +18,7 @@ import (
 	"github.com/monban-dev/monban/internal/apikey"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/delivery"
+	"github.com/monban-dev/monban/internal/desk"
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/notices"
@@ -64,6 +65,7 @@ type Node struct {
 	Web      *web.Server
 	Webhooks *webhooks.Service // host-app subscriptions
 	OIDC     *oidc.Service     // OpenID Connect provider (oidc.go)
+	Desk     *desk.Service     // support desk and bypass grants (desk.go)
 	log      *slog.Logger
 	clock    monban.Clock
 	hooks    *webhooks.Worker
@@ -160,6 +162,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	hooks := webhooks.New(db, box, clock)
 	oidcSvc := wireOIDC(cfg, db, box, secret, clock, log)
 	hookWorker := webhooks.NewWorker(db, box, nil, clock, log, webhooks.Config{})
+	deskSvc := wireDesk(cfg, db, box, secret, noticeSvc, riskSvc, hasher, worker, clock, log)
 	var dev web.DevOutbox
 	if cfg.Dev {
 		dev = devOutbox{db}
@@ -171,6 +174,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		Risk: riskSvc, Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,
 		Webhooks: hooks, Audit: db, OIDC: oidcSvc,
 		Factors: factorSvc, TwoStep: twoStep,
+		Desk: deskSvc,
 	})
 	if err != nil {
 		db.Close()
@@ -178,7 +182,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	}
 	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc, Risk: riskSvc,
 		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc,
-		Factors: factorSvc, TwoStep: twoStep, Web: srv, Webhooks: hooks, OIDC: oidcSvc, log: log, clock: clock, hooks: hookWorker}, nil
+		Factors: factorSvc, TwoStep: twoStep, Web: srv, Webhooks: hooks, OIDC: oidcSvc, Desk: deskSvc, log: log, clock: clock, hooks: hookWorker}, nil
 }
 
 // Run runs the node's background work — the outbox worker, the webhook

@@ -103,6 +103,20 @@ func (s *Server) routes() []route {
 		{pattern: "POST /locked/code/{id}", kind: kindForm, handle: s.pageLockedCodeSubmit},
 		{pattern: "POST /locked/password", kind: kindForm, handle: s.pageLockedPassword},
 
+		// Support requests without sign-in, and the agent console (desk).
+		{pattern: "GET /support/new", kind: kindPage, handle: s.pageSupportNew},
+		{pattern: "POST /support/new", kind: kindForm, handle: s.pageSupportSubmit},
+		{pattern: "GET /support/challenge", kind: kindAPI, handle: s.pageSupportChallenge},
+		{pattern: "GET /support/case/{id}/{token}", kind: kindPage, handle: s.pageSupportCase},
+		{pattern: "POST /support/case/{id}/{token}/reply", kind: kindForm, handle: s.pageSupportReply},
+		{pattern: "GET /desk", kind: kindPage, handle: s.pageDesk},
+		{pattern: "POST /desk/signin", kind: kindForm, handle: s.pageDeskSignIn},
+		{pattern: "GET /desk/2fa", kind: kindPage, handle: s.pageDeskTwoStep},
+		{pattern: "POST /desk/2fa", kind: kindForm, handle: s.pageDeskTwoStepSubmit},
+		{pattern: "POST /desk/signout", kind: kindForm, handle: s.pageDeskSignOut},
+		{pattern: "GET /desk/cases/{id}", kind: kindPage, handle: s.pageDeskCase},
+		{pattern: "POST /desk/cases/{id}/{action}", kind: kindForm, handle: s.pageDeskAction},
+
 		// JSON API for native apps.
 		{pattern: "GET /api/v1/lock", kind: kindAPI, handle: s.apiLock},
 		{pattern: "POST /api/v1/lock/code", kind: kindAPI, handle: s.apiLockCode},
@@ -161,6 +175,7 @@ func (s *Server) routes() []route {
 		{pattern: "POST /api/v1/webhooks/deliveries/{id}/redeliver", kind: kindAPI, handle: s.apiWebhookRedeliver},
 		{pattern: "GET /api/v1/admin/audit", kind: kindAPI, handle: s.apiAdminAudit},
 		{pattern: "POST /api/v1/signals", kind: kindAPI, handle: s.apiSignals},
+		{pattern: "PUT /api/v1/accounts/{id}/knowledge", kind: kindAPI, handle: s.apiKnowledge},
 
 		// Operators (admin API keys).
 		{pattern: "POST /api/v1/admin/locks/rollback", kind: kindAPI, handle: s.apiAdminRollback},

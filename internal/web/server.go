@@ -12,6 +12,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/apikey"
+	"github.com/monban-dev/monban/internal/desk"
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/oidc"
@@ -73,6 +74,8 @@ type Server struct {
 
 	factors *factors.Service // second factors
 	twostep *twostep.Service // held sign-ins, approvals, re-authentication
+
+	desk *desk.Service // support requests without sign-in, the agent console
 }
 
 // Notifier wakes the outbox worker after a message is queued.
@@ -107,6 +110,8 @@ type Deps struct {
 
 	Factors *factors.Service
 	TwoStep *twostep.Service
+
+	Desk *desk.Service // support desk; nil: none
 }
 
 // New builds the server and its routes.
@@ -136,6 +141,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.factors, s.twostep = d.Factors, d.TwoStep
 	s.webhooks, s.audit = d.Webhooks, d.Audit
 	s.risk = d.Risk
+	s.desk = d.Desk
 	if s.oidc, err = newOIDCEndpoints(s, d.OIDC); err != nil {
 		return nil, err
 	}
