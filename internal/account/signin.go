@@ -72,6 +72,9 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 			return nil, err
 		}
 		s.hasher.VerifyDummy(ctx, in.Password)
+		if err := s.auditUnknown(ctx, in, "malformed:"+in.Identifier); err != nil {
+			return nil, err
+		}
 		return nil, errSignInFailed()
 	}
 	accounts, err := s.store.AccountsByIdentifier(ctx, kind, value)
@@ -88,9 +91,7 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 		// A write like the audit entry of a wrong password for a known
 		// account, so the answer takes about as long; it also lets
 		// operators see stuffing against names that do not exist.
-		ev := in.Meta.audit(monban.AuditSignInFailed, "", s.clock.Now())
-		ev.Detail = map[string]string{"identifier": identifierDigest(string(kind) + ":" + value)}
-		if err := s.store.AppendAudit(ctx, ev); err != nil {
+		if err := s.auditUnknown(ctx, in, string(kind)+":"+value); err != nil {
 			return nil, err
 		}
 		s.throttleFailed(ctx, ticket)
@@ -190,6 +191,13 @@ func (s *Service) choices(ctx context.Context, accounts []*monban.Account) (*Sig
 func IsSignInFailure(err error) bool {
 	var e *monban.Error
 	return errors.As(err, &e) && e.Key == "signin.failed"
+}
+
+// auditUnknown records a failed sign-in that names no account.
+func (s *Service) auditUnknown(ctx context.Context, in SignInInput, identifier string) error {
+	ev := in.Meta.audit(monban.AuditSignInFailed, "", s.clock.Now())
+	ev.Detail = map[string]string{"identifier": identifierDigest(identifier)}
+	return s.store.AppendAudit(ctx, ev)
 }
 
 // identifierDigest names an identifier in the audit log without storing
