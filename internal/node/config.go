@@ -81,10 +81,9 @@ type Config struct {
 
 	// Risk: the rules file (YAML, conditions in CEL; empty: signals are
 	// recorded, nothing is locked), how long signals are kept (default
-	// 90 days), and the API key ids allowed on the admin API.
+	// 90 days). The admin API takes API keys created with --admin.
 	RulesFile     string        `yaml:"rules_file" env:"MONBAN_RULES_FILE"`
 	RiskRetention time.Duration `yaml:"risk_retention" env:"MONBAN_RISK_RETENTION"`
-	AdminAPIKeys  []string      `yaml:"admin_api_keys" env:"MONBAN_ADMIN_API_KEYS"`
 }
 
 // HTTPProvider configures an SMS or voice provider reached over HTTP; see

@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	if cfg.Dev {
 		dev = devOutbox{db}
 	}
-	srv, err := web.New(web.Config{Dev: cfg.Dev, TLS: cfg.TLSCert != "", Secret: secret, SenderDomain: domainOf(cfg.MailFrom), AdminKeys: cfg.AdminAPIKeys,
+	srv, err := web.New(web.Config{Dev: cfg.Dev, TLS: cfg.TLSCert != "", Secret: secret, SenderDomain: domainOf(cfg.MailFrom),
 		SupportContact: cfg.SupportContact}, web.Deps{
 		Accounts: accounts, Keys: keys, DB: db, Clock: clock, Log: log, Metrics: metrics, OpenAPI: monban.OpenAPI,
 		Codes: codeSvc, Outbox: worker, Receipts: db, Parsers: parsers, DevOutbox: dev,

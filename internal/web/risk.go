@@ -359,23 +359,10 @@ func (s *Server) apiSignals(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusAccepted, map[string]any{"accepted": len(sigs), "results": res})
 }
 
-// adminKey authenticates an admin API key (monban admin apikeys create
-// --admin), or one listed in admin_api_keys.
-func (s *Server) adminKey(r *http.Request) (*monban.APIKey, error) {
-	k, err := s.hostKey(r)
-	if err != nil {
-		return nil, err
-	}
-	if !k.Admin && !slices.Contains(s.cfg.AdminKeys, k.ID) {
-		return nil, monban.Errorf(monban.EForbidden, "admin.forbidden")
-	}
-	return k, nil
-}
-
 // apiAdminRollback lifts a rule's locks in force, for as long as a request
 // may take; the answer says whether it is done, and calling again goes on.
 func (s *Server) apiAdminRollback(w http.ResponseWriter, r *http.Request) error {
-	k, err := s.adminKey(r)
+	k, err := s.adminAPIKey(r)
 	if err != nil {
 		return err
 	}
@@ -410,7 +397,7 @@ func (s *Server) apiAdminRollback(w http.ResponseWriter, r *http.Request) error 
 
 // apiAdminBreakers lists the rule versions whose breaker tripped.
 func (s *Server) apiAdminBreakers(w http.ResponseWriter, r *http.Request) error {
-	if _, err := s.adminKey(r); err != nil {
+	if _, err := s.adminAPIKey(r); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"tripped": s.risk.Tripped()})

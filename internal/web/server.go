@@ -29,8 +29,7 @@ type Config struct {
 	ServiceName  string // shown in page titles
 	MaxBodyBytes int64  // request body limit
 	SenderDomain string // the domain codes are mailed from (for carrier-mail advice)
-	// AdminKeys are the API key ids allowed on the admin API (/api/v1/admin/…).
-	AdminKeys []string
+
 	// SupportContact is shown where a person cannot recover alone.
 	SupportContact string
 }
