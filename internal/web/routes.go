@@ -52,7 +52,6 @@ func (s *Server) routes() []route {
 		{pattern: "GET /check", kind: kindPage, handle: s.pageCheck},
 		{pattern: "POST /check", kind: kindForm, handle: s.pageCheckSubmit},
 		{pattern: "GET /account/activity.jsonl", kind: kindPage, handle: s.pageAccountActivity},
-		{pattern: "GET /account/activity.jsonl", kind: kindPage, handle: s.pageAccountActivity},
 
 		{pattern: "GET /help/signin", kind: kindPage, handle: s.pageHelpSignIn},
 		{pattern: "POST /help/signin", kind: kindForm, handle: s.pageHelpSignInSubmit},
@@ -138,7 +137,6 @@ func (s *Server) routes() []route {
 		{pattern: "POST /api/v1/notices/read", kind: kindAPI, handle: s.apiNoticesRead},
 		{pattern: "POST /api/v1/check", kind: kindAPI, handle: s.apiCheck},
 		{pattern: "GET /api/v1/account/activity", kind: kindAPI, handle: s.apiAccountActivity},
-		{pattern: "GET /api/v1/account/activity", kind: kindAPI, handle: s.apiAccountActivity},
 
 		{pattern: "POST /api/v1/recoveries", kind: kindAPI, handle: s.apiStartRecovery},
 		{pattern: "GET /api/v1/recoveries/{id}", kind: kindAPI, handle: s.apiGetRecovery},
@@ -162,12 +160,6 @@ func (s *Server) routes() []route {
 
 		// Host apps (API key).
 		{pattern: routeIntrospect, kind: kindAPI, handle: s.apiIntrospect},
-		{pattern: "POST /api/v1/webhooks", kind: kindAPI, handle: s.apiWebhookSubscribe},
-		{pattern: "GET /api/v1/webhooks", kind: kindAPI, handle: s.apiWebhooks},
-		{pattern: "DELETE /api/v1/webhooks/{id}", kind: kindAPI, handle: s.apiWebhookDelete},
-		{pattern: "GET /api/v1/webhooks/deliveries", kind: kindAPI, handle: s.apiWebhookDeliveries},
-		{pattern: "POST /api/v1/webhooks/deliveries/{id}/redeliver", kind: kindAPI, handle: s.apiWebhookRedeliver},
-		{pattern: "GET /api/v1/admin/audit", kind: kindAPI, handle: s.apiAdminAudit},
 		{pattern: "POST /api/v1/webhooks", kind: kindAPI, handle: s.apiWebhookSubscribe},
 		{pattern: "GET /api/v1/webhooks", kind: kindAPI, handle: s.apiWebhooks},
 		{pattern: "DELETE /api/v1/webhooks/{id}", kind: kindAPI, handle: s.apiWebhookDelete},
