@@ -58,3 +58,13 @@ type Device struct {
 
 // Trusted reports whether the device is trusted at now.
 func (d *Device) Trusted(now time.Time) bool { return now.Before(d.TrustedUntil) }
+
+// SessionState is what the session check reads in one query: the session,
+// its account's status and identifiers, and whether a lock may be in force
+// (only then is the lock itself read).
+type SessionState struct {
+	Session     *Session
+	Status      AccountStatus
+	Identifiers []Identifier
+	MaybeLocked bool
+}

@@ -115,8 +115,12 @@ func prepareToken(ctx context.Context, env *benchEnv) (*benchPair, error) {
 		return err
 	}
 	return &benchPair{
-		run: func(ctx context.Context, o loadtest.Options) (loadtest.Result, error) { return loadtest.RunFunc(ctx, o, run) },
-		ref: func(ctx context.Context, o loadtest.Options) (loadtest.Result, error) { return loadtest.RunFunc(ctx, o, sign) },
+		run: func(ctx context.Context, o loadtest.Options) (loadtest.Result, error) {
+			return loadtest.RunFunc(ctx, o, run)
+		},
+		ref: func(ctx context.Context, o loadtest.Options) (loadtest.Result, error) {
+			return loadtest.RunFunc(ctx, o, sign)
+		},
 	}, nil
 }
 

@@ -22,7 +22,7 @@ type Store interface {
 	UpdatePasswordHash(ctx context.Context, accountID, hash string, ev monban.AuditEvent) error
 	CreateSession(ctx context.Context, s *monban.Session, d *monban.Device, ev monban.AuditEvent) error
 	SessionByTokenHash(ctx context.Context, hash []byte) (*monban.Session, error)
-	SessionCheck(ctx context.Context, hash []byte) (*monban.Session, monban.AccountStatus, []monban.Identifier, error)
+	SessionCheck(ctx context.Context, hash []byte) (*monban.SessionState, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	SessionsByAccount(ctx context.Context, accountID string, now time.Time) ([]monban.Session, error)
 	RevokeSession(ctx context.Context, accountID, sessionID string, at time.Time, ev monban.AuditEvent) error
@@ -140,10 +140,26 @@ func (s *Service) newToken() (string, error) {
 
 // startSession creates a session (and device record) for a proven account.
 func (s *Service) startSession(ctx context.Context, a *monban.Account, level int, methods []string, m Meta, action string) (*SignedIn, error) {
+	si, dev, err := s.NewSession(a, level, methods, m)
+	if err != nil {
+		return nil, err
+	}
+	ev := m.audit(action, a.ID, si.Session.CreatedAt)
+	ev.Detail = map[string]string{"session_id": si.Session.ID, "device_id": si.DeviceID}
+	if err := s.store.CreateSession(ctx, si.Session, dev, ev); err != nil {
+		return nil, err
+	}
+	return si, nil
+}
+
+// NewSession makes, without storing, a session and its device record for
+// a proven account: for flows that store the session together with what
+// proved it, in one transaction (a transfer to a new device).
+func (s *Service) NewSession(a *monban.Account, level int, methods []string, m Meta) (*SignedIn, *monban.Device, error) {
 	now := s.clock.Now()
 	token, err := s.newToken()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kind := m.Kind
 	if kind == "" {
@@ -159,12 +175,7 @@ func (s *Service) startSession(ctx context.Context, a *monban.Account, level int
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.AbsoluteTimeout),
 	}
 	dev := &monban.Device{ID: deviceID, AccountID: a.ID, Kind: kind, Label: DeviceLabel(m.UserAgent), CreatedAt: now, LastSeenAt: now}
-	ev := m.audit(action, a.ID, now)
-	ev.Detail = map[string]string{"session_id": sess.ID, "device_id": deviceID}
-	if err := s.store.CreateSession(ctx, sess, dev, ev); err != nil {
-		return nil, err
-	}
-	return &SignedIn{Account: a, Session: sess, Token: token, DeviceID: deviceID}, nil
+	return &SignedIn{Account: a, Session: sess, Token: token, DeviceID: deviceID}, dev, nil
 }
 
 func truncate(s string, n int) string {

@@ -99,19 +99,22 @@ func (s *Service) WhoAmI(ctx context.Context, token string) (*WhoAmI, error) {
 	if !wellFormedToken(token) {
 		return nil, errSessionInvalid()
 	}
-	sess, status, ids, err := s.store.SessionCheck(ctx, HashToken(token))
+	st, err := s.store.SessionCheck(ctx, HashToken(token))
 	if monban.IsNotFound(err) {
 		return nil, errSessionInvalid()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.admit(ctx, sess, status); err != nil {
+	sess, ids := st.Session, st.Identifiers
+	if err := s.admit(ctx, sess, st.Status); err != nil {
 		return nil, err
 	}
-	lock, err := s.activeLock(ctx, sess.AccountID)
-	if err != nil {
-		return nil, err
+	var lock *monban.Lock
+	if st.MaybeLocked {
+		if lock, err = s.activeLock(ctx, sess.AccountID); err != nil {
+			return nil, err
+		}
 	}
 	return &WhoAmI{Lock: lock,
 		AccountID: sess.AccountID, Identifiers: ids, AuthLevel: sess.AuthLevel,

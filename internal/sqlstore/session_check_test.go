@@ -47,9 +47,13 @@ func testSessionCheck(t *testing.T, db *sqlstore.DB) {
 		t.Fatal(err)
 	}
 
-	gotS, status, gotIDs, err := db.SessionCheck(ctx, h[:])
+	st, err := db.SessionCheck(ctx, h[:])
 	if err != nil {
 		t.Fatal(err)
+	}
+	gotS, status, gotIDs := st.Session, st.Status, st.Identifiers
+	if st.MaybeLocked {
+		t.Error("an account without a lock reads as maybe locked")
 	}
 	wantS, _ := db.SessionByTokenHash(ctx, h[:])
 	wantIDs, _ := db.IdentifiersByAccount(ctx, a.ID)
@@ -63,8 +67,19 @@ func testSessionCheck(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("identifiers\n got %+v\nwant %+v", gotIDs, wantIDs)
 	}
 
+	// A lock in force makes the check say "maybe locked", so the caller
+	// reads the lock; without one it costs nothing more.
+	l := &monban.Lock{ID: monban.NewID("lck"), AccountID: a.ID, Kind: monban.LockTemp, Category: "unusual_activity",
+		RuleID: "r", RuleVersion: "1", Evidence: "{}", CreatedAt: t0}
+	if err := db.CreateLock(ctx, l, nil, nil, monban.AuditEvent{At: t0, AccountID: a.ID, Action: "account.locked"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := db.SessionCheck(ctx, h[:]); err != nil || !st.MaybeLocked || len(st.Identifiers) != 3 {
+		t.Errorf("locked account: %+v, %v; want MaybeLocked and the same identifiers", st, err)
+	}
+
 	missing := sha256.Sum256([]byte("missing"))
-	if _, _, _, err := db.SessionCheck(ctx, missing[:]); !monban.IsNotFound(err) {
+	if _, err := db.SessionCheck(ctx, missing[:]); !monban.IsNotFound(err) {
 		t.Errorf("missing token: %v, want ENotFound", err)
 	}
 }
