@@ -125,4 +125,5 @@ const (
 	AuditAgentSignInFail = "agent.sign_in_failed"
 	AuditAgentTOTP       = "agent.totp_enrolled"
 	AuditAgentDenied     = "agent.denied"
+	AuditAgentTOTPReset  = "agent.totp_reset" // by an operator: enrol again at next sign-in
 )

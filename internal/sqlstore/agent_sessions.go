@@ -68,6 +68,24 @@ func (db *DB) SetAgentTOTP(ctx context.Context, agentID string, sealed []byte, s
 	})
 }
 
+// ResetAgentTOTP removes the agent's authenticator, so that the next
+// sign-in enrols a new one, ends the agent's console sessions (a session
+// raised with the old key must not outlive it) and appends ev, in one
+// transaction. An unknown agent is ENotFound.
+func (db *DB) ResetAgentTOTP(ctx context.Context, agentID string, at time.Time, ev monban.AuditEvent) error {
+	return db.inTx(ctx, "reset agent totp", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE agents SET totp_secret = NULL, totp_step = 0 WHERE id = ?`), agentID)
+		if err := affectedOne(res, err); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, db.q(`UPDATE agent_sessions SET revoked_at = ? WHERE agent_id = ? AND revoked_at = 0`),
+			micros(at), agentID); err != nil {
+			return err
+		}
+		return db.insertAudit(ctx, tx, ev)
+	})
+}
+
 // UseAgentTOTPStep records step as the agent's last accepted code, only if
 // it is later than the last one (a replay is EConflict "totp.replayed").
 func (db *DB) UseAgentTOTPStep(ctx context.Context, agentID string, step int64) error {

@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	tests = append(tests, webhookTests...)
 	tests = append(tests, auditExportTests...)
 	tests = append(tests, deskTests...)
+	tests = append(tests, caseTests...)
 	tests = append(tests, twoStepTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
