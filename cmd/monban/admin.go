@@ -25,6 +25,9 @@ monban admin apikeys list                 list API keys
 monban admin apikeys revoke ID            revoke an API key
 monban admin agents create --username NAME [--role agent|lead|admin] [--password-stdin]
                                           create a support agent (2-step is enrolled at first sign-in)
+monban admin agents reset-2step --username NAME
+                                          remove an agent's authenticator (lost phone) and end its console
+                                          sessions; the next sign-in enrols a new one. Audited
 ` + webhooksUsage + "\n" + auditUsage
 
 func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, getenv func(string) string) error {
@@ -108,6 +111,8 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		return nil
 	case "agents create":
 		return createAgent(ctx, db, stdin, stdout, *username, monban.AgentRole(*role), *pwStdin)
+	case "agents reset-2step":
+		return resetAgentTwoStep(ctx, db, stdout, *username, clock.Now())
 	}
 	return fmt.Errorf("unknown admin command %q\n%s", strings.Join(args[:2], " "), adminUsage)
 }
@@ -157,5 +162,34 @@ func createAgent(ctx context.Context, db agentStore, stdin io.Reader, stdout io.
 	if generated {
 		fmt.Fprintf(stdout, "initial password (shown once): %s\n", pw)
 	}
+	return nil
+}
+
+type agentTwoStepStore interface {
+	AgentByUsername(ctx context.Context, username string) (*monban.Agent, error)
+	ResetAgentTOTP(ctx context.Context, agentID string, at time.Time, ev monban.AuditEvent) error
+}
+
+// resetAgentTwoStep is for an agent who lost the authenticator: an
+// operator removes it (audited, with the agent's id) and the agent enrols
+// a new one at the next sign-in, after the password.
+func resetAgentTwoStep(ctx context.Context, db agentTwoStepStore, stdout io.Writer, username string, now time.Time) error {
+	username = strings.ToLower(strings.TrimSpace(username))
+	if username == "" {
+		return errors.New("agents reset-2step: --username is required")
+	}
+	a, err := db.AgentByUsername(ctx, username)
+	if monban.IsNotFound(err) {
+		return fmt.Errorf("agents reset-2step: no agent %q", username)
+	}
+	if err != nil {
+		return err
+	}
+	ev := monban.AuditEvent{At: now, AgentID: a.ID, Action: monban.AuditAgentTOTPReset,
+		Detail: map[string]string{"username": username, "by": "cli"}}
+	if err := db.ResetAgentTOTP(ctx, a.ID, now, ev); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "agent %s (id %s): authenticator removed and console sessions ended; the next sign-in enrols a new one\n", username, a.ID)
 	return nil
 }

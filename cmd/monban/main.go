@@ -22,6 +22,7 @@ Usage:
   monban migrate [--data DIR] [--database DSN] [--config FILE]
   monban admin apikeys create --name NAME | list | revoke ID
   monban admin agents create --username NAME [--role agent|lead|admin]
+  monban admin agents reset-2step --username NAME
   monban admin webhooks add --key ID --url URL --events E,E | list | remove ID | failed | redeliver ID
   monban admin audit export --since T [--until T] [--account ID] [--agent ID]
   monban admin locks rollback --rule R [--version V] [--since T --until T] [--dry-run]
