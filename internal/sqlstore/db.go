@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -21,6 +22,9 @@ type DB struct {
 	stmts  sync.Map // query text → *sql.Stmt prepared on the read pool
 	wstmts sync.Map // query text → *sql.Stmt prepared on the write pool (SQLite)
 	wanted sync.Map // query texts seen in transactions, to prepare after them
+
+	commits  atomic.Uint64 // SQLite: commits on the write connection so far
+	sessions *sessionCache // SQLite: session checks since the last commit
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL selects
@@ -37,7 +41,8 @@ func Open(ctx context.Context, dsn string, clock monban.Clock) (*DB, error) {
 		db.r = db.w
 	} else {
 		db.d = newDialect(dialectSQLite)
-		db.w, db.r, err = openSQLite(dsn)
+		db.w, db.r, err = openSQLite(dsn, &db.commits)
+		db.sessions = newSessionCache()
 	}
 	if err != nil {
 		return nil, wrap("open", err)

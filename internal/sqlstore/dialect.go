@@ -3,16 +3,19 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
-	_ "modernc.org/sqlite"             // registers driver "sqlite"
+	"modernc.org/sqlite"               // registers driver "sqlite"
 )
 
 // Every difference between SQLite and PostgreSQL lives in this file.
@@ -72,7 +75,7 @@ func openPostgres(dsn string) (*sql.DB, error) {
 // connections. With one writer in-process and WAL letting readers run beside
 // it, writers queue in database/sql instead of failing with SQLITE_BUSY;
 // busy_timeout covers other processes (e.g. the CLI) on the same file.
-func openSQLite(path string) (w, r *sql.DB, err error) {
+func openSQLite(path string, commits *atomic.Uint64) (w, r *sql.DB, err error) {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
 	q.Set("_journal_mode", "WAL")
@@ -80,7 +83,11 @@ func openSQLite(path string) (w, r *sql.DB, err error) {
 	q.Set("_foreign_keys", "on")
 	wq := cloneValues(q)
 	wq.Set("_txlock", "immediate")
-	w, err = sql.Open("sqlite", "file:"+path+"?"+wq.Encode())
+	base, err := sqlite.NewConnector("file:" + path + "?" + wq.Encode())
+	if err != nil {
+		return nil, nil, err
+	}
+	w = sql.OpenDB(commitCounter{Connector: base, commits: commits})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -192,4 +199,31 @@ func (d *dialect) forUpdate() string {
 		return ""
 	}
 	return " FOR UPDATE"
+}
+
+// commitCounter counts the commits of the SQLite write connection, so that
+// what is cached from reads (the session check) can tell whether anything
+// changed since: every write in this process goes through that connection.
+type commitCounter struct {
+	driver.Connector
+	commits *atomic.Uint64
+}
+
+func (c commitCounter) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h, ok := conn.(interface{ RegisterCommitHook(sqlite.CommitHookFn) })
+	if !ok {
+		conn.Close()
+		return nil, errors.New("sqlstore: the SQLite driver offers no commit hook")
+	}
+	h.RegisterCommitHook(func() int32 {
+		c.commits.Add(1)
+		return 0
+	})
+	// A new connection may follow a lost one whose commits went uncounted.
+	c.commits.Add(1)
+	return conn, nil
 }

@@ -67,6 +67,26 @@ func testSessionCheck(t *testing.T, db *sqlstore.DB) {
 		t.Errorf("identifiers\n got %+v\nwant %+v", gotIDs, wantIDs)
 	}
 
+	// A change is seen by the very next check: on SQLite the check is
+	// cached, and any commit makes the cache out of date.
+	for i := 0; i < 3; i++ {
+		if _, err := db.SessionCheck(ctx, h[:]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.RevokeSession(ctx, a.ID, s.ID, t0.Add(time.Minute), monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditSessionRevoked}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := db.SessionCheck(ctx, h[:]); err != nil || st.Session.RevokedAt.IsZero() {
+		t.Fatalf("after revoking: %+v, %v; the check still sees the session live", st, err)
+	}
+	// What a caller does to the answer does not reach the next one.
+	st1, _ := db.SessionCheck(ctx, h[:])
+	st1.Session.AccountID, st1.Identifiers[0].Value = "changed", "changed"
+	if st2, _ := db.SessionCheck(ctx, h[:]); st2.Session.AccountID != a.ID || st2.Identifiers[0].Value == "changed" {
+		t.Fatalf("a caller's change leaked into the cache: %+v", st2)
+	}
+
 	// A lock in force makes the check say "maybe locked", so the caller
 	// reads the lock; without one it costs nothing more.
 	l := &monban.Lock{ID: monban.NewID("lck"), AccountID: a.ID, Kind: monban.LockTemp, Category: "unusual_activity",
