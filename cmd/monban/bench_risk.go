@@ -92,6 +92,14 @@ func prepareSignals(ctx context.Context, env *benchEnv) (*benchPair, error) {
 		return nil, err
 	}
 	env.node.Risk.SetRules(rs)
+	// Signals about unknown accounts are ignored: the accounts exist.
+	accs := make([]string, signalsAccounts)
+	for i := range accs {
+		accs[i] = fmt.Sprintf("acc_bench%05d", i)
+	}
+	if err := env.node.DB.BenchAccounts(ctx, accs, time.Now()); err != nil {
+		return nil, err
+	}
 	bodies := make([][]byte, signalsBodies)
 	batches := make([][]monban.Signal, signalsBodies)
 	for b := range bodies {

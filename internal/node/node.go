@@ -159,6 +159,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		db.Close()
 		return nil, err
 	}
+	riskSvc.SetFactors(factorSvc)
+	recoverySvc.SetLocks(riskSvc)
 	hooks := webhooks.New(db, box, clock)
 	oidcSvc := wireOIDC(cfg, db, box, secret, clock, log)
 	hookWorker := webhooks.NewWorker(db, box, nil, clock, log, webhooks.Config{})

@@ -324,6 +324,7 @@ func (s *Service) ResetPassword(ctx context.Context, id string, pw string, m Met
 	if err := s.Store.ResetPassword(ctx, r.ID, r.AccountID, hash, now, ev, n, msgs); err != nil {
 		return err
 	}
+	s.liftLock(ctx, r.AccountID)
 	s.wake()
 	return s.Throttle.Clear(ctx, throttle.Password, r.AccountID)
 }

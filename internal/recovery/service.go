@@ -121,7 +121,8 @@ type Deps struct {
 // Service implements login help and contact changes.
 type Service struct {
 	Deps
-	cfg Config
+	cfg   Config
+	locks Locks
 }
 
 // New returns a Service; zero fields of cfg take the defaults.

@@ -17,6 +17,7 @@ import (
 // Store is the storage risk needs.
 type Store interface {
 	IngestSignals(ctx context.Context, sigs []monban.Signal, deltas []monban.RiskBucket) error
+	KnownAccounts(ctx context.Context, ids []string) (map[string]bool, error)
 	RiskBuckets(ctx context.Context, subjects []string, res time.Duration, since time.Time, types []string) ([]monban.RiskBucket, error)
 	RecordDecisions(ctx context.Context, ds []monban.RiskDecision) error
 	RecentSignalIDs(ctx context.Context, accountID string, since time.Time, limit int) ([]int64, error)
@@ -73,6 +74,7 @@ type Service struct {
 	rules atomic.Pointer[ruleState]
 
 	tripped sync.Map // rule id + "@" + version → true
+	factors SecondFactor
 
 	// Counters for metrics and the bench.
 	Signals, Evaluations, Locks, Lifts, Trips, ShadowMatches atomic.Int64
@@ -162,31 +164,70 @@ func (s *Service) Ingest(ctx context.Context, sigs []monban.Signal) ([]Outcome, 
 			return nil, err
 		}
 	}
-	d := deltas(sigs)
-	if err := s.d.Store.IngestSignals(ctx, sigs, deltaRows(d)); err != nil {
-		return nil, err
-	}
-	s.Signals.Add(int64(len(sigs)))
 	out := make([]Outcome, len(sigs))
 	for i := range out {
 		out[i].Action = ActionAllow
 	}
+	kept, at, err := s.known(ctx, sigs)
+	if err != nil || len(kept) == 0 {
+		return out, err
+	}
+	d := deltas(kept)
+	if err := s.d.Store.IngestSignals(ctx, kept, deltaRows(d)); err != nil {
+		return nil, err
+	}
+	s.Signals.Add(int64(len(kept)))
 	st := s.rules.Load()
 	if st == nil || len(st.rs.Rules) == 0 {
 		return out, nil
 	}
-	v, err := s.readView(ctx, st.rs, sigs, now)
+	v, err := s.readView(ctx, st.rs, kept, now)
 	if err != nil {
 		return nil, err
 	}
-	verdicts, err := s.evaluateAll(ctx, st, sigs, v, now)
+	verdicts, err := s.evaluateAll(ctx, st, kept, v, now)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.act(ctx, verdicts, out, now); err != nil {
+	sub := make([]Outcome, len(kept))
+	for j := range sub {
+		sub[j].Action = ActionAllow
+	}
+	if err := s.act(ctx, verdicts, sub, now); err != nil {
 		return nil, err
+	}
+	for j, i := range at {
+		out[i] = sub[j]
 	}
 	return out, nil
+}
+
+// known keeps the signals of accounts that exist, with their places in
+// sigs. A signal about an unknown account is accepted and ignored: the
+// answer is "allow", as for a known account nothing matched, so the
+// signal API does not tell which account ids exist.
+func (s *Service) known(ctx context.Context, sigs []monban.Signal) ([]monban.Signal, []int, error) {
+	ids := make([]string, 0, len(sigs))
+	seen := make(map[string]bool, len(sigs))
+	for i := range sigs {
+		if !seen[sigs[i].AccountID] {
+			seen[sigs[i].AccountID] = true
+			ids = append(ids, sigs[i].AccountID)
+		}
+	}
+	known, err := s.d.Store.KnownAccounts(ctx, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	kept := make([]monban.Signal, 0, len(sigs))
+	at := make([]int, 0, len(sigs))
+	for i := range sigs {
+		if known[sigs[i].AccountID] {
+			kept = append(kept, sigs[i])
+			at = append(at, i)
+		}
+	}
+	return kept, at, nil
 }
 
 // readView reads, in one query per resolution, the buckets every rule

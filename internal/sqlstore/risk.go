@@ -19,60 +19,35 @@ import (
 // either database's limit on bound parameters.
 const rowsPerInsert = 400
 
-// valuesList returns "(?, ?, …), (…)" for rows rows of cols columns.
-func valuesList(rows, cols int) string {
-	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
-	var b strings.Builder
-	b.Grow(rows * (len(one) + 2))
-	for i := range rows {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(one)
-	}
-	return b.String()
-}
-
 // IngestSignals stores signals and adds deltas to their buckets, in one
 // transaction.
 func (db *DB) IngestSignals(ctx context.Context, sigs []monban.Signal, deltas []monban.RiskBucket) error {
 	return db.inTx(ctx, "ingest signals", func(tx *sql.Tx) error {
-		for i := 0; i < len(sigs); i += rowsPerInsert {
-			part := sigs[i:min(i+rowsPerInsert, len(sigs))]
-			args := make([]any, 0, len(part)*10)
-			for _, s := range part {
+		err := db.execRows(ctx, tx, `INSERT INTO risk_signals
+			(at, account_id, type, ip, device_id, phone, amount, currency, instrument, attrs) VALUES `, "", 10, len(sigs),
+			func(i int, args []any) ([]any, error) {
+				s := &sigs[i]
 				var attrs sql.NullString
 				if len(s.Attrs) > 0 {
 					b, err := json.Marshal(s.Attrs)
 					if err != nil {
-						return err
+						return nil, err
 					}
 					attrs = sql.NullString{String: string(b), Valid: true}
 				}
-				args = append(args, micros(s.At), s.AccountID, s.Type, s.IP, s.DeviceID, s.Phone, s.Amount,
-					s.Currency, s.Instrument, attrs)
-			}
-			_, err := tx.ExecContext(ctx, db.q(`INSERT INTO risk_signals
-				(at, account_id, type, ip, device_id, phone, amount, currency, instrument, attrs) VALUES `+valuesList(len(part), 10)), args...)
-			if err != nil {
-				return err
-			}
+				return append(args, micros(s.At), s.AccountID, s.Type, s.IP, s.DeviceID, s.Phone, s.Amount,
+					s.Currency, s.Instrument, attrs), nil
+			})
+		if err != nil {
+			return err
 		}
-		for i := 0; i < len(deltas); i += rowsPerInsert {
-			part := deltas[i:min(i+rowsPerInsert, len(deltas))]
-			args := make([]any, 0, len(part)*7)
-			for _, d := range part {
-				args = append(args, d.Subject, int64(d.Res/time.Second), micros(d.Start), d.Type, d.Filter, d.N, d.Total)
-			}
-			_, err := tx.ExecContext(ctx, db.q(`INSERT INTO risk_buckets (subject, res, start, type, filter, n, total)
-				VALUES `+valuesList(len(part), 7)+`
-				ON CONFLICT (subject, res, start, type, filter)
-				DO UPDATE SET n = risk_buckets.n + excluded.n, total = risk_buckets.total + excluded.total`), args...)
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return db.execRows(ctx, tx, `INSERT INTO risk_buckets (subject, res, start, type, filter, n, total) VALUES `, `
+			ON CONFLICT (subject, res, start, type, filter)
+			DO UPDATE SET n = risk_buckets.n + excluded.n, total = risk_buckets.total + excluded.total`, 7, len(deltas),
+			func(i int, args []any) ([]any, error) {
+				d := &deltas[i]
+				return append(args, d.Subject, int64(d.Res/time.Second), micros(d.Start), d.Type, d.Filter, d.N, d.Total), nil
+			})
 	})
 }
 
@@ -81,22 +56,21 @@ func (db *DB) IngestSignals(ctx context.Context, sigs []monban.Signal, deltas []
 // empty).
 func (db *DB) RiskBuckets(ctx context.Context, subjects []string, res time.Duration, since time.Time, types []string) ([]monban.RiskBucket, error) {
 	var out []monban.RiskBucket
-	for i := 0; i < len(subjects); i += rowsPerInsert {
-		part := subjects[i:min(i+rowsPerInsert, len(subjects))]
-		args := make([]any, 0, len(part)+len(types)+2)
-		for _, s := range part {
-			args = append(args, s)
-		}
-		args = append(args, int64(res/time.Second), micros(since))
+	for _, args := range inChunks(subjects, "") {
 		q := `SELECT subject, start, type, filter, n, total FROM risk_buckets
-			WHERE subject IN (` + placeholders(len(part)) + `) AND res = ? AND start >= ?`
+			WHERE subject IN (` + placeholders(len(args)) + `) AND res = ? AND start >= ?`
+		args = append(args, int64(res/time.Second), micros(since))
 		if len(types) > 0 {
 			q += ` AND type IN (` + placeholders(len(types)) + `)`
 			for _, t := range types {
 				args = append(args, t)
 			}
 		}
-		rows, err := db.r.QueryContext(ctx, db.q(q), args...)
+		st, err := db.stmt(ctx, q)
+		if err != nil {
+			return nil, wrap("risk buckets", err)
+		}
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, wrap("risk buckets", err)
 		}
@@ -129,18 +103,12 @@ func (db *DB) RecordDecisions(ctx context.Context, ds []monban.RiskDecision) err
 		return nil
 	}
 	return db.inTx(ctx, "record decisions", func(tx *sql.Tx) error {
-		for i := 0; i < len(ds); i += rowsPerInsert {
-			part := ds[i:min(i+rowsPerInsert, len(ds))]
-			args := make([]any, 0, len(part)*7)
-			for _, d := range part {
-				args = append(args, micros(d.At), d.AccountID, d.RuleID, d.RuleVersion, d.Action, d.Shadow, d.SignalType)
-			}
-			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO risk_decisions
-				(at, account_id, rule_id, rule_version, action, shadow, signal_type) VALUES `+valuesList(len(part), 7)), args...); err != nil {
-				return err
-			}
-		}
-		return nil
+		return db.execRows(ctx, tx, `INSERT INTO risk_decisions
+			(at, account_id, rule_id, rule_version, action, shadow, signal_type) VALUES `, "", 7, len(ds),
+			func(i int, args []any) ([]any, error) {
+				d := &ds[i]
+				return append(args, micros(d.At), d.AccountID, d.RuleID, d.RuleVersion, d.Action, d.Shadow, d.SignalType), nil
+			})
 	})
 }
 

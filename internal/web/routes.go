@@ -101,6 +101,10 @@ func (s *Server) routes() []route {
 		{pattern: "GET /locked/code/{id}", kind: kindPage, handle: s.pageLockedCodeForm},
 		{pattern: "POST /locked/code/{id}", kind: kindForm, handle: s.pageLockedCodeSubmit},
 		{pattern: "POST /locked/password", kind: kindForm, handle: s.pageLockedPassword},
+		{pattern: "GET /locked/second-factor", kind: kindPage, handle: s.pageLockedSecond},
+		{pattern: "POST /locked/second-factor", kind: kindForm, handle: s.pageLockedSecondSubmit},
+		{pattern: "POST /locked/passkey/options", kind: kindAPI, handle: s.pageLockedPasskeyOptions},
+		{pattern: "POST /locked/passkey", kind: kindAPI, handle: s.pageLockedPasskey},
 
 		// Support requests without sign-in, and the agent console (desk).
 		{pattern: "GET /support/new", kind: kindPage, handle: s.pageSupportNew},
@@ -121,6 +125,7 @@ func (s *Server) routes() []route {
 		{pattern: "POST /api/v1/lock/code", kind: kindAPI, handle: s.apiLockCode},
 		{pattern: "POST /api/v1/lock/code/{id}/verify", kind: kindAPI, handle: s.apiLockCodeVerify},
 		{pattern: "POST /api/v1/lock/password", kind: kindAPI, handle: s.apiLockPassword},
+		{pattern: "POST /api/v1/lock/totp", kind: kindAPI, handle: s.apiLockTOTP},
 		{pattern: "POST /api/v1/accounts", kind: kindAPI, handle: s.apiRegister},
 		{pattern: "GET /api/v1/account", kind: kindAPI, handle: s.apiAccount},
 		{pattern: "POST /api/v1/sessions", kind: kindAPI, handle: s.apiSignIn},

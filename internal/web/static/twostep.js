@@ -59,7 +59,8 @@
       var urls = {
         add: ["/account/passkeys/options", "/account/passkeys"],
         verify: ["/signin/verify/passkey/options", "/signin/verify/passkey"],
-        signin: ["/signin/passkey/options", "/signin/passkey"]
+        signin: ["/signin/passkey/options", "/signin/passkey"],
+        unlock: ["/locked/passkey/options", "/locked/passkey"]
       }[mode];
       var extra = "";
       var name = document.getElementById("passkey-name");
