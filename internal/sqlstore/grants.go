@@ -40,38 +40,45 @@ func (db *DB) CreateGrant(ctx context.Context, g *monban.Grant, ev monban.AuditE
 func (db *DB) UseGrant(ctx context.Context, accountID, step string, now time.Time, ev monban.AuditEvent) (*monban.Grant, error) {
 	var g *monban.Grant
 	err := db.inTx(ctx, "use grant", func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx, db.q(`SELECT `+grantColumns+` FROM grants
-			WHERE account_id = ? AND step = ? AND used_at = 0 AND created_at <= ? AND expires_at > ?
-			ORDER BY expires_at, id LIMIT 1`+db.d.forUpdate()), accountID, step, micros(now), micros(now))
 		var err error
-		g, err = scanGrant(row)
-		if errors.Is(err, sql.ErrNoRows) {
-			return monban.Errorf(monban.ENotFound, "grant.none")
-		}
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE grants SET used_at = ? WHERE id = ? AND used_at = 0`), micros(now), g.ID)
-		if err := affectedOne(res, err); err != nil {
-			if monban.IsNotFound(err) {
-				return monban.Errorf(monban.ENotFound, "grant.none")
-			}
-			return err
-		}
-		g.UsedAt = now
-		if ev.Detail == nil {
-			ev.Detail = map[string]string{}
-		}
-		ev.Detail["grant_id"], ev.Detail["step"], ev.Detail["granted_by"] = g.ID, g.Step, g.CreatedBy
-		if g.CaseID != "" {
-			ev.Detail["case_id"] = g.CaseID
-		}
-		return db.insertAudit(ctx, tx, ev)
+		g, err = db.useGrant(ctx, tx, accountID, step, now, ev)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// useGrant is UseGrant inside tx, for flows that spend the grant together
+// with what it lets through (a transfer's move).
+func (db *DB) useGrant(ctx context.Context, tx *sql.Tx, accountID, step string, now time.Time, ev monban.AuditEvent) (*monban.Grant, error) {
+	row := tx.QueryRowContext(ctx, db.q(`SELECT `+grantColumns+` FROM grants
+		WHERE account_id = ? AND step = ? AND used_at = 0 AND created_at <= ? AND expires_at > ?
+		ORDER BY expires_at, id LIMIT 1`+db.d.forUpdate()), accountID, step, micros(now), micros(now))
+	g, err := scanGrant(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, monban.Errorf(monban.ENotFound, "grant.none")
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := tx.ExecContext(ctx, db.q(`UPDATE grants SET used_at = ? WHERE id = ? AND used_at = 0`), micros(now), g.ID)
+	if err := affectedOne(res, err); err != nil {
+		if monban.IsNotFound(err) {
+			return nil, monban.Errorf(monban.ENotFound, "grant.none")
+		}
+		return nil, err
+	}
+	g.UsedAt = now
+	if ev.Detail == nil {
+		ev.Detail = map[string]string{}
+	}
+	ev.Detail["grant_id"], ev.Detail["step"], ev.Detail["granted_by"] = g.ID, g.Step, g.CreatedBy
+	if g.CaseID != "" {
+		ev.Detail["case_id"] = g.CaseID
+	}
+	return g, db.insertAudit(ctx, tx, ev)
 }
 
 // GrantsByAccount returns the account's grants, newest first; with

@@ -32,16 +32,21 @@ func scanPending(sc scanner) (monban.PendingSignIn, error) {
 // CreatePending stores a held sign-in and appends ev.
 func (db *DB) CreatePending(ctx context.Context, p *monban.PendingSignIn, ev monban.AuditEvent) error {
 	return db.inTx(ctx, "create pending sign-in", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO pending_signins (`+pendingColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-			p.ID, p.SecretHash, p.AccountID, p.DeviceID, string(p.Kind), p.IP, p.UserAgent, p.Reason, string(p.State),
-			p.FlowID, micros(p.ApprovalAskedAt), micros(p.ApprovalExpiresAt), p.LinkHash, p.DecidedBy,
-			micros(p.DecidedAt), micros(p.CreatedAt), micros(p.ExpiresAt), micros(p.CompletedAt))
-		if err != nil {
+		if err := db.insertPending(ctx, tx, p); err != nil {
 			return err
 		}
 		return db.insertAudit(ctx, tx, ev)
 	})
+}
+
+// insertPending inserts a held sign-in (or a transfer's prompt) in tx.
+func (db *DB) insertPending(ctx context.Context, tx *sql.Tx, p *monban.PendingSignIn) error {
+	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO pending_signins (`+pendingColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		p.ID, p.SecretHash, p.AccountID, p.DeviceID, string(p.Kind), p.IP, p.UserAgent, p.Reason, string(p.State),
+		p.FlowID, micros(p.ApprovalAskedAt), micros(p.ApprovalExpiresAt), p.LinkHash, p.DecidedBy,
+		micros(p.DecidedAt), micros(p.CreatedAt), micros(p.ExpiresAt), micros(p.CompletedAt))
+	return err
 }
 
 // PendingByID returns the held sign-in, or ENotFound.

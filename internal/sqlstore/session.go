@@ -17,20 +17,25 @@ const sessionColumns = `id, token_hash, account_id, device_id, kind, auth_level,
 // the session and appends ev, in one transaction.
 func (db *DB) CreateSession(ctx context.Context, s *monban.Session, d *monban.Device, ev monban.AuditEvent) error {
 	return db.inTx(ctx, "create session", func(tx *sql.Tx) error {
-		if d != nil {
-			if err := db.upsertDevice(ctx, tx, s.AccountID, d); err != nil {
-				return err
-			}
-		}
-		_, err := db.txExec(ctx, tx, `INSERT INTO sessions (`+sessionColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			s.ID, s.TokenHash, s.AccountID, s.DeviceID, string(s.Kind), s.AuthLevel, strings.Join(s.Methods, " "),
-			s.IP, s.UserAgent, micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt), micros(s.RevokedAt))
-		if err != nil {
+		if err := db.insertSession(ctx, tx, s, d); err != nil {
 			return err
 		}
 		return db.insertAudit(ctx, tx, ev)
 	})
+}
+
+// insertSession upserts the device (if any) and inserts the session, in tx.
+func (db *DB) insertSession(ctx context.Context, tx *sql.Tx, s *monban.Session, d *monban.Device) error {
+	if d != nil {
+		if err := db.upsertDevice(ctx, tx, s.AccountID, d); err != nil {
+			return err
+		}
+	}
+	_, err := db.txExec(ctx, tx, `INSERT INTO sessions (`+sessionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.ID, s.TokenHash, s.AccountID, s.DeviceID, string(s.Kind), s.AuthLevel, strings.Join(s.Methods, " "),
+		s.IP, s.UserAgent, micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt), micros(s.RevokedAt))
+	return err
 }
 
 // upsertDevice inserts d or refreshes the stored device: it keeps CreatedAt

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 	tests = append(tests, deskTests...)
 	tests = append(tests, caseTests...)
 	tests = append(tests, twoStepTests...)
+	tests = append(tests, transferTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
