@@ -34,7 +34,7 @@ func cmdAdminLocks(ctx context.Context, args []string, stdout io.Writer, getenv 
 	since := fs.String("since", "", "locks made at or after (RFC 3339)")
 	until := fs.String("until", "", "locks made before (RFC 3339)")
 	dry := fs.Bool("dry-run", false, "count and sample, lift nothing")
-	batch := fs.Int("batch", 1000, "locks per transaction")
+	batch := fs.Int("batch", 5000, "locks per transaction")
 	by := fs.String("by", os.Getenv("USER"), "who is rolling back (recorded in each audit entry)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -148,12 +149,18 @@ func perSignal(r loadtest.Result) loadtest.Result {
 	return r
 }
 
-// rollbackLocks is how many locks each rollback round lifts.
-const rollbackLocks = 20000
+// rollbackLocks is how many locks each rollback round lifts
+// (MONBAN_BENCH_ROLLBACK_LOCKS overrides it, e.g. 1000000).
+var rollbackLocks = func() int {
+	if n, err := strconv.Atoi(os.Getenv("MONBAN_BENCH_ROLLBACK_LOCKS")); err == nil && n > 0 {
+		return n
+	}
+	return 20000
+}()
 
 // rollbackScenario: risk.Service.Rollback lifting rollbackLocks locks of one
 // rule (each with a notice to a verified email and an audit entry, in
-// batches of 1,000 per transaction), next to lifting the same locks with a
+// batches of 5,000 per transaction), next to lifting the same locks with a
 // bare UPDATE per batch and nothing else. The concurrency is ignored (a
 // rollback is one sequential command). Rates are locks per second; the
 // latency is of the whole rollback. Goal: 1,000,000 locks in ≤ 60 s on
@@ -213,7 +220,7 @@ func prepareRollback(ctx context.Context, env *benchEnv) (*benchPair, error) {
 	}
 	run := func(ctx context.Context, _ loadtest.Options) (loadtest.Result, error) {
 		return timed(ctx, func(ctx context.Context) (int, error) {
-			p, err := env.node.Risk.Rollback(ctx, risk.RollbackOptions{Filter: filter, By: "operator:bench", Batch: 1000})
+			p, err := env.node.Risk.Rollback(ctx, risk.RollbackOptions{Filter: filter, By: "operator:bench", Batch: 5000})
 			return p.Lifted, err
 		})
 	}

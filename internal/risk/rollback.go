@@ -44,7 +44,7 @@ func (s *Service) Rollback(ctx context.Context, o RollbackOptions) (RollbackProg
 		return RollbackProgress{}, monban.Errorf(monban.EInvalid, "rollback.rule").WithField("rule")
 	}
 	if o.Batch <= 0 {
-		o.Batch = 1000
+		o.Batch = 5000
 	}
 	if o.By == "" {
 		o.By = "operator"

@@ -206,6 +206,7 @@ func (db *DB) liftPart(ctx context.Context, tx *sql.Tx, part []monban.LockLift) 
 	var msgs []*monban.Message
 	noticeOf := map[string]string{} // message id → notice id
 	var evs []monban.AuditEvent
+	var hooks []*monban.WebhookEvent
 	for _, l := range part {
 		if !done[l.LockID] {
 			continue
@@ -223,15 +224,67 @@ func (db *DB) liftPart(ctx context.Context, tx *sql.Tx, part []monban.LockLift) 
 		}
 		evs = append(evs, l.Audit)
 		if l.Event != nil {
-			if err := db.insertWebhookEvent(ctx, tx, l.Event); err != nil {
-				return nil, err
-			}
+			hooks = append(hooks, l.Event)
 		}
 	}
 	if err := db.insertNoticesBulk(ctx, tx, notices, msgs, noticeOf); err != nil {
 		return nil, err
 	}
+	if err := db.insertWebhookEventsBulk(ctx, tx, hooks); err != nil {
+		return nil, err
+	}
 	return ids, db.insertAuditBulk(ctx, tx, evs)
+}
+
+// insertWebhookEventsBulk stores events with multi-row INSERTs and queues
+// their deliveries with one INSERT … SELECT per event type, for the
+// subscriptions that want that type (none: nothing to queue).
+func (db *DB) insertWebhookEventsBulk(ctx context.Context, tx *sql.Tx, evs []*monban.WebhookEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	err := db.execRows(ctx, tx, `INSERT INTO webhook_events (id, type, account_id, body, created_at) VALUES `, "", 5, len(evs),
+		func(i int, args []any) ([]any, error) {
+			ev := evs[i]
+			data := ev.Data
+			if data == nil {
+				data = map[string]string{}
+			}
+			body, err := json.Marshal(webhookBody{ID: ev.ID, Type: ev.Type, AccountID: ev.AccountID,
+				CreatedAt: ev.CreatedAt.UTC().Format(time.RFC3339Nano), Data: data})
+			if err != nil {
+				return nil, err
+			}
+			return append(args, ev.ID, ev.Type, ev.AccountID, string(body), micros(ev.CreatedAt)), nil
+		})
+	if err != nil {
+		return err
+	}
+	byType := map[string][]string{}
+	for _, ev := range evs {
+		byType[ev.Type] = append(byType[ev.Type], ev.ID)
+	}
+	for typ, ids := range byType {
+		var subs int
+		if err := tx.QueryRowContext(ctx, db.q(`SELECT COUNT(*) FROM webhook_subscriptions WHERE disabled_at = 0 AND types LIKE ?`),
+			"% "+typ+" %").Scan(&subs); err != nil {
+			return err
+		}
+		if subs == 0 {
+			continue
+		}
+		for _, args := range inChunks(ids, "") {
+			args = append(args, "% "+typ+" %")
+			if _, err := db.txExec(ctx, tx, `INSERT INTO webhook_deliveries
+					(id, event_id, subscription_id, status, next_attempt_at, created_at)
+				SELECT e.id || '.' || s.id, e.id, s.id, 'queued', e.created_at, e.created_at
+				FROM webhook_events e, webhook_subscriptions s
+				WHERE e.id IN (`+placeholders(len(args)-1)+`) AND s.disabled_at = 0 AND s.types LIKE ?`, args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // LiftLock lifts one lock in force (EConflict "lock.not_active" if it is
@@ -251,68 +304,52 @@ func (db *DB) LiftLock(ctx context.Context, lift monban.LockLift) error {
 // message id to its notice) with multi-row INSERTs. A repeated reference
 // fails the transaction; the caller draws new ones and retries.
 func (db *DB) insertNoticesBulk(ctx context.Context, tx *sql.Tx, ns []*monban.Notice, msgs []*monban.Message, noticeOf map[string]string) error {
-	for i := 0; i < len(ns); i += rowsPerInsert {
-		part := ns[i:min(i+rowsPerInsert, len(ns))]
-		args := make([]any, 0, len(part)*8)
-		for _, n := range part {
+	err := db.execRows(ctx, tx, `INSERT INTO notices (`+noticeColumns+`) VALUES `, "", 8, len(ns),
+		func(i int, args []any) ([]any, error) {
+			n := ns[i]
 			var params sql.NullString
 			if len(n.Params) > 0 {
 				b, err := json.Marshal(n.Params)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				params = sql.NullString{String: string(b), Valid: true}
 			}
-			args = append(args, n.ID, n.Ref, n.AccountID, n.Topic, n.Lang, params, micros(n.CreatedAt), micros(n.ReadAt))
-		}
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO notices (`+noticeColumns+`) VALUES `+valuesList(len(part), 8)), args...); err != nil {
-			if isUniqueViolation(err) {
-				return errRefTaken()
-			}
-			return err
-		}
+			return append(args, n.ID, n.Ref, n.AccountID, n.Topic, n.Lang, params, micros(n.CreatedAt), micros(n.ReadAt)), nil
+		})
+	if isUniqueViolation(err) {
+		return errRefTaken()
 	}
-	for i := 0; i < len(msgs); i += rowsPerInsert / 2 {
-		part := msgs[i:min(i+rowsPerInsert/2, len(msgs))]
-		args := make([]any, 0, len(part)*22)
-		for _, m := range part {
+	if err != nil {
+		return err
+	}
+	return db.execRows(ctx, tx, `INSERT INTO messages (`+messageColumns+`, notice_id) VALUES `, "", 22, len(msgs),
+		func(i int, args []any) ([]any, error) {
+			m := msgs[i]
 			if m.Status == "" {
 				m.Status = monban.MessageQueued
 			}
-			args = append(args, m.ID, m.AccountID, m.FlowID, string(m.Channel), m.Destination, m.Template, m.Lang, m.Payload,
+			return append(args, m.ID, m.AccountID, m.FlowID, string(m.Channel), m.Destination, m.Template, m.Lang, m.Payload,
 				string(m.Status), m.Attempts, micros(m.NextAttemptAt), micros(m.LeaseUntil), m.Provider, m.ProviderID, m.Reason,
 				micros(m.CreatedAt), micros(m.SentAt), micros(m.DeliveredAt), micros(m.FailedAt), micros(m.ExpiresAt),
-				micros(m.UpdatedAt), noticeOf[m.ID])
-		}
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO messages (`+messageColumns+`, notice_id) VALUES `+
-			valuesList(len(part), 22)), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+				micros(m.UpdatedAt), noticeOf[m.ID]), nil
+		})
 }
 
 func (db *DB) insertAuditBulk(ctx context.Context, tx *sql.Tx, evs []monban.AuditEvent) error {
-	for i := 0; i < len(evs); i += rowsPerInsert {
-		part := evs[i:min(i+rowsPerInsert, len(evs))]
-		args := make([]any, 0, len(part)*7)
-		for _, ev := range part {
+	return db.execRows(ctx, tx, `INSERT INTO audit_events (at, account_id, agent_id, action, ip, user_agent, detail) VALUES `, "", 7, len(evs),
+		func(i int, args []any) ([]any, error) {
+			ev := &evs[i]
 			var detail sql.NullString
 			if len(ev.Detail) > 0 {
 				b, err := json.Marshal(ev.Detail)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				detail = sql.NullString{String: string(b), Valid: true}
 			}
-			args = append(args, micros(ev.At), ev.AccountID, ev.AgentID, ev.Action, ev.IP, ev.UserAgent, detail)
-		}
-		if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO audit_events (at, account_id, agent_id, action, ip, user_agent, detail)
-			VALUES `+valuesList(len(part), 7)), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+			return append(args, micros(ev.At), ev.AccountID, ev.AgentID, ev.Action, ev.IP, ev.UserAgent, detail), nil
+		})
 }
 
 // lockFilterSQL is the WHERE clause of a rollback filter over locks in force.
