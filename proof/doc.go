@@ -16,6 +16,10 @@
 //     in the same time.
 //   - pumping_test.go: an SMS-pumping run is contained by the country
 //     guard and the budgets, and raises the alarm.
+//   - weapon_test.go: an attacker's failed sign-ins, login help and
+//     support requests lock no one; the owner's trusted device keeps access.
+//   - multinode_once_test.go: recovery codes, the risk breaker and rule
+//     rollbacks act once however many nodes take part.
 //
 // Every test runs in CI in a short form (seconds); MONBAN_PROOF_LONG=1
 // runs the long forms (docs/operations.md). The PostgreSQL tests need
