@@ -61,82 +61,9 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*SignInResult, er
 }
 
 func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, error) {
-	if len(in.Password) > MaxPasswordBytes {
-		return nil, monban.Errorf(monban.EInvalid, "password.too_long").WithField("password").WithParams(map[string]any{"max": 256})
-	}
-	kind, value, err := s.ids.Classify(in.Identifier)
-	if err != nil {
-		// A malformed identifier can name no account: answer as for an
-		// unknown one, at the same cost.
-		if err := s.throttleUnknown(ctx, in); err != nil {
-			return nil, err
-		}
-		s.hasher.VerifyDummy(ctx, in.Password)
-		if err := s.auditUnknown(ctx, in, "malformed:"+in.Identifier); err != nil {
-			return nil, err
-		}
-		return nil, errSignInFailed()
-	}
-	accounts, err := s.store.AccountsByIdentifier(ctx, kind, value)
-	if err != nil {
-		return nil, err
-	}
-	// Throttled before any hash runs, known and unknown identifiers alike.
-	ticket, err := s.throttleBegin(ctx, in, string(kind)+":"+value, accounts)
-	if err != nil {
-		return nil, err
-	}
-	if len(accounts) == 0 {
-		s.hasher.VerifyDummy(ctx, in.Password)
-		// A write like the audit entry of a wrong password for a known
-		// account, so the answer takes about as long; it also lets
-		// operators see stuffing against names that do not exist.
-		if err := s.auditUnknown(ctx, in, string(kind)+":"+value); err != nil {
-			return nil, err
-		}
-		s.throttleFailed(ctx, ticket)
-		return nil, errSignInFailed()
-	}
-	var matched []*monban.Account
-	for i := range accounts {
-		a := &accounts[i]
-		ok, rehash, err := s.hasher.Verify(ctx, a.PasswordHash, in.Password)
-		if err != nil {
-			return nil, err
-		}
-		if !ok || a.Status != monban.AccountActive {
-			continue
-		}
-		if rehash {
-			s.rehash(ctx, a, in)
-		}
-		matched = append(matched, a)
-	}
-	now := s.clock.Now()
-	if len(matched) == 0 {
-		for _, a := range accounts {
-			if err := s.store.AppendAudit(ctx, in.Meta.audit(monban.AuditSignInFailed, a.ID, now)); err != nil {
-				return nil, err
-			}
-			s.record(ctx, a.ID, monban.SignalSignInFailure, in.Meta)
-		}
-		s.throttleFailed(ctx, ticket)
-		return nil, errSignInFailed()
-	}
-	if err := s.throttleSucceeded(ctx, ticket, matched); err != nil {
-		return nil, err
-	}
-	chosen := matched[0]
-	if len(matched) > 1 {
-		chosen = nil
-		for _, a := range matched {
-			if a.ID == in.AccountID {
-				chosen = a
-			}
-		}
-		if chosen == nil {
-			return s.choices(ctx, matched)
-		}
+	chosen, choices, err := s.authenticate(ctx, in)
+	if err != nil || chosen == nil {
+		return choices, err
 	}
 	held, pass, err := s.hold(ctx, chosen, in.Meta)
 	if err != nil || held != nil {
@@ -151,6 +78,107 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 		return nil, err
 	}
 	return &SignInResult{SignedIn: si}, nil
+}
+
+// ProvePassword runs every check of a password sign-in — throttling, the
+// same answer and cost for unknown identifiers, the choice between
+// accounts sharing a phone number — without starting a session or asking
+// the second-step gate: for flows that need more than the password before
+// any session exists (a transfer to a new device). It returns the account,
+// or the choices when the password fits several.
+func (s *Service) ProvePassword(ctx context.Context, in SignInInput) (*monban.Account, []Choice, error) {
+	chosen, choices, err := s.authenticate(ctx, in)
+	if err != nil || chosen == nil {
+		if choices != nil {
+			return nil, choices.Choices, err
+		}
+		return nil, nil, err
+	}
+	return chosen, nil, nil
+}
+
+// authenticate checks the password and returns the account it proves, or
+// the choices between several.
+func (s *Service) authenticate(ctx context.Context, in SignInInput) (*monban.Account, *SignInResult, error) {
+	if len(in.Password) > MaxPasswordBytes {
+		return nil, nil, monban.Errorf(monban.EInvalid, "password.too_long").WithField("password").WithParams(map[string]any{"max": 256})
+	}
+	kind, value, err := s.ids.Classify(in.Identifier)
+	if err != nil {
+		// A malformed identifier can name no account: answer as for an
+		// unknown one, at the same cost.
+		if err := s.throttleUnknown(ctx, in); err != nil {
+			return nil, nil, err
+		}
+		s.hasher.VerifyDummy(ctx, in.Password)
+		if err := s.auditUnknown(ctx, in, "malformed:"+in.Identifier); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, errSignInFailed()
+	}
+	accounts, err := s.store.AccountsByIdentifier(ctx, kind, value)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Throttled before any hash runs, known and unknown identifiers alike.
+	ticket, err := s.throttleBegin(ctx, in, string(kind)+":"+value, accounts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(accounts) == 0 {
+		s.hasher.VerifyDummy(ctx, in.Password)
+		// A write like the audit entry of a wrong password for a known
+		// account, so the answer takes about as long; it also lets
+		// operators see stuffing against names that do not exist.
+		if err := s.auditUnknown(ctx, in, string(kind)+":"+value); err != nil {
+			return nil, nil, err
+		}
+		s.throttleFailed(ctx, ticket)
+		return nil, nil, errSignInFailed()
+	}
+	var matched []*monban.Account
+	for i := range accounts {
+		a := &accounts[i]
+		ok, rehash, err := s.hasher.Verify(ctx, a.PasswordHash, in.Password)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok || a.Status != monban.AccountActive {
+			continue
+		}
+		if rehash {
+			s.rehash(ctx, a, in)
+		}
+		matched = append(matched, a)
+	}
+	now := s.clock.Now()
+	if len(matched) == 0 {
+		for _, a := range accounts {
+			if err := s.store.AppendAudit(ctx, in.Meta.audit(monban.AuditSignInFailed, a.ID, now)); err != nil {
+				return nil, nil, err
+			}
+			s.record(ctx, a.ID, monban.SignalSignInFailure, in.Meta)
+		}
+		s.throttleFailed(ctx, ticket)
+		return nil, nil, errSignInFailed()
+	}
+	if err := s.throttleSucceeded(ctx, ticket, matched); err != nil {
+		return nil, nil, err
+	}
+	chosen := matched[0]
+	if len(matched) > 1 {
+		chosen = nil
+		for _, a := range matched {
+			if a.ID == in.AccountID {
+				chosen = a
+			}
+		}
+		if chosen == nil {
+			res, err := s.choices(ctx, matched)
+			return nil, res, err
+		}
+	}
+	return chosen, nil, nil
 }
 
 // rehash upgrades a hash made with old parameters. A failure here must not

@@ -39,6 +39,14 @@ func (s *Service) destination(ch monban.Channel, raw string) (string, error) {
 	return "", monban.Errorf(monban.EInvalid, "destination.invalid").WithField("channel")
 }
 
+// Destination runs the checks a send to raw over ch would meet — for SMS
+// and voice the SMS-pumping guard — without sending or counting anything,
+// so that a page can show a refused number's reason before the person asks
+// for a code. It returns the normalised destination.
+func (s *Service) Destination(ch monban.Channel, raw string) (string, error) {
+	return s.destination(ch, raw)
+}
+
 func destinationInvalid() error {
 	return monban.Errorf(monban.EInvalid, "destination.invalid").WithField("destination")
 }

@@ -19,6 +19,9 @@ type StartInput struct {
 	Destination string // as typed: normalised here
 	Lang        string // of the message: "ja" or "en"
 	IP          string // of the request, for the per-IP limit
+	// Limits are the caller's own limits this send also counts against, in
+	// the same transaction (e.g. transfer attempts per account per day).
+	Limits []monban.Limit
 }
 
 func (in StartInput) validate() error {
@@ -47,7 +50,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*monban.Flow, error
 		Destination: dest, Sends: 1, NextSendAt: now.Add(s.cfg.cooldown(1)),
 		CreatedAt: now, ExpiresAt: now.Add(max(s.cfg.FlowLifetime, s.cfg.lifetimeOn(in.Purpose, in.Channel))),
 	}
-	issue := monban.CodeIssue{Now: now, NewFlow: f, Limits: s.sendLimits(in.AccountID, in.Channel, dest, in.IP)}
+	issue := monban.CodeIssue{Now: now, NewFlow: f, Limits: append(s.sendLimits(in.AccountID, in.Channel, dest, in.IP), in.Limits...)}
 	if err := s.issue(ctx, &issue, f, in.Lang); err != nil {
 		return nil, err
 	}
@@ -182,5 +185,5 @@ func (s *Service) NextAllowed(ctx context.Context, in StartInput) (time.Time, er
 	if err != nil {
 		return time.Time{}, err
 	}
-	return s.store.PeekLimits(ctx, s.clock.Now(), s.sendLimits(in.AccountID, in.Channel, dest, in.IP))
+	return s.store.PeekLimits(ctx, s.clock.Now(), append(s.sendLimits(in.AccountID, in.Channel, dest, in.IP), in.Limits...))
 }

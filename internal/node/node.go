@@ -29,6 +29,7 @@ import (
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/throttle"
+	"github.com/monban-dev/monban/internal/transfer"
 	"github.com/monban-dev/monban/internal/twostep"
 	"github.com/monban-dev/monban/internal/web"
 	"github.com/monban-dev/monban/internal/webhooks"
@@ -66,6 +67,7 @@ type Node struct {
 	Webhooks *webhooks.Service // host-app subscriptions
 	OIDC     *oidc.Service     // OpenID Connect provider (oidc.go)
 	Desk     *desk.Service     // support desk and bypass grants (desk.go)
+	Transfer *transfer.Service // moving an account to a new device (transfer.go)
 	log      *slog.Logger
 	clock    monban.Clock
 	hooks    *webhooks.Worker
@@ -154,6 +156,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		return nil, err
 	}
 	recoverySvc.SetFactors(factorSvc)
+	hooks := webhooks.New(db, box, clock)
+	oidcSvc := wireOIDC(cfg, db, box, secret, clock, log)
+	hookWorker := webhooks.NewWorker(db, box, nil, clock, log, webhooks.Config{})
 	riskSvc, err := wireRisk(cfg, db, box, accounts, codeSvc, noticeSvc, hasher, worker, metrics, clock, log)
 	if err != nil {
 		db.Close()
@@ -161,10 +166,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	}
 	riskSvc.SetFactors(factorSvc)
 	recoverySvc.SetLocks(riskSvc)
-	hooks := webhooks.New(db, box, clock)
-	oidcSvc := wireOIDC(cfg, db, box, secret, clock, log)
-	hookWorker := webhooks.NewWorker(db, box, nil, clock, log, webhooks.Config{})
 	deskSvc := wireDesk(cfg, db, box, secret, noticeSvc, riskSvc, hasher, worker, clock, log)
+	transferSvc, err := wireTransfer(cfg, db, secret, accounts, codeSvc, factorSvc, noticeSvc, clock, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	var dev web.DevOutbox
 	if cfg.Dev {
 		dev = devOutbox{db}
@@ -176,7 +183,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		Risk: riskSvc, Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,
 		Webhooks: hooks, Audit: db, OIDC: oidcSvc,
 		Factors: factorSvc, TwoStep: twoStep,
-		Desk: deskSvc,
+		Desk:     deskSvc,
+		Transfer: transferSvc,
 	})
 	if err != nil {
 		db.Close()
@@ -184,7 +192,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	}
 	return &Node{Config: cfg, DB: db, Hasher: hasher, Accounts: accounts, Keys: keys, Codes: codeSvc, Risk: riskSvc,
 		Worker: worker, Notices: noticeSvc, Throttle: throttleSvc, Recovery: recoverySvc,
-		Factors: factorSvc, TwoStep: twoStep, Web: srv, Webhooks: hooks, OIDC: oidcSvc, Desk: deskSvc, log: log, clock: clock, hooks: hookWorker}, nil
+		Factors: factorSvc, TwoStep: twoStep, Web: srv, Webhooks: hooks, OIDC: oidcSvc, Desk: deskSvc, Transfer: transferSvc, log: log, clock: clock, hooks: hookWorker}, nil
 }
 
 // Run runs the node's background work — the outbox worker, the webhook

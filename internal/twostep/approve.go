@@ -69,6 +69,7 @@ func (s *Service) linkMessages(ctx context.Context, p *Pending, l Link, expires 
 // Prompt is one open approve-or-deny question.
 type Prompt struct {
 	ID        string
+	Reason    string // monban.HoldTwoStep, HoldNewDevice or HoldTransfer (a move to a new device)
 	Device    string // label from the user agent
 	IP        string
 	At        time.Time
@@ -76,7 +77,7 @@ type Prompt struct {
 }
 
 func promptOf(p *monban.PendingSignIn) Prompt {
-	return Prompt{ID: p.ID, Device: account.DeviceLabel(p.UserAgent), IP: p.IP, At: p.CreatedAt, ExpiresAt: p.ApprovalExpiresAt}
+	return Prompt{ID: p.ID, Reason: p.Reason, Device: account.DeviceLabel(p.UserAgent), IP: p.IP, At: p.CreatedAt, ExpiresAt: p.ApprovalExpiresAt}
 }
 
 // canApprove reports whether cur's session may answer prompts: it must

@@ -166,6 +166,7 @@ func (s *Server) apiApprovals(w http.ResponseWriter, r *http.Request) error {
 	}
 	type promptOut struct {
 		ID        string    `json:"id"`
+		Reason    string    `json:"reason"`
 		Device    string    `json:"device"`
 		IP        string    `json:"ip"`
 		At        time.Time `json:"at"`
@@ -173,7 +174,7 @@ func (s *Server) apiApprovals(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := []promptOut{}
 	for _, p := range ps {
-		out = append(out, promptOut{ID: p.ID, Device: p.Device, IP: p.IP, At: p.At.UTC(), ExpiresAt: p.ExpiresAt.UTC()})
+		out = append(out, promptOut{ID: p.ID, Reason: p.Reason, Device: p.Device, IP: p.IP, At: p.At.UTC(), ExpiresAt: p.ExpiresAt.UTC()})
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"approvals": out})
 }

@@ -13,6 +13,7 @@ import (
 
 type promptJSON struct {
 	ID        string `json:"id"`
+	Title     string `json:"title"`
 	Question  string `json:"question"`
 	Device    string `json:"device"`
 	IP        string `json:"ip"`
@@ -37,13 +38,26 @@ func (s *Server) pageApprovalsJSON(w http.ResponseWriter, r *http.Request) error
 	lang := s.cat.Lang(r)
 	out := []promptJSON{}
 	for _, p := range ps {
-		out = append(out, promptJSON{ID: p.ID, Device: p.Device, IP: p.IP,
+		title := "approval.title"
+		if p.Reason == monban.HoldTransfer {
+			title = "transfer.approval_title"
+		}
+		out = append(out, promptJSON{ID: p.ID, Title: s.cat.T(lang, title, nil), Device: p.Device, IP: p.IP,
 			At: pageFuncs["fmtTime"].(func(string, time.Time) string)(lang, p.At), ExpiresAt: localClock(lang, p.ExpiresAt),
-			Question: s.cat.T(lang, "approval.question", map[string]any{"device": p.Device, "ip": p.IP})})
+			Question: s.cat.T(lang, approvalQuestion(p.Reason), map[string]any{"device": p.Device, "ip": p.IP})})
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"prompts": out,
 		"labels": map[string]string{"approve": s.cat.T(lang, "approval.approve", nil), "deny": s.cat.T(lang, "approval.deny", nil),
 			"title": s.cat.T(lang, "approval.title", nil), "until": s.cat.T(lang, "approval.until", nil)}})
+}
+
+// approvalQuestion is the prompt's question: a transfer to a new device
+// asks something else than a sign-in.
+func approvalQuestion(reason string) string {
+	if reason == monban.HoldTransfer {
+		return "transfer.approval_question"
+	}
+	return "approval.question"
 }
 
 // pageApprovalDecide approves or denies from the account page.

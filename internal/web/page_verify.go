@@ -241,6 +241,8 @@ func doneKey(done string) string {
 		return "change.done_phone"
 	case "unlocked":
 		return "lock.done"
+	case "transferred":
+		return "transfer.done"
 	}
 	return ""
 }

@@ -53,19 +53,6 @@ func (s *Server) routes() []route {
 		{pattern: "POST /check", kind: kindForm, handle: s.pageCheckSubmit},
 		{pattern: "GET /account/activity.jsonl", kind: kindPage, handle: s.pageAccountActivity},
 
-		{pattern: "GET /help/signin", kind: kindPage, handle: s.pageHelpSignIn},
-		{pattern: "POST /help/signin", kind: kindForm, handle: s.pageHelpSignInSubmit},
-		{pattern: "GET /help/signin/{id}", kind: kindPage, handle: s.pageHelpStep},
-		{pattern: "POST /help/signin/{id}/code", kind: kindForm, handle: s.pageHelpCode},
-		{pattern: "POST /help/signin/{id}/second", kind: kindForm, handle: s.pageHelpSecond},
-		{pattern: "POST /help/signin/{id}/password", kind: kindForm, handle: s.pageHelpPassword},
-		{pattern: "GET /help/undo/{token}", kind: kindPage, handle: s.pageUndo},
-		{pattern: "POST /help/undo/{token}", kind: kindForm, handle: s.pageUndoSubmit},
-		{pattern: "GET /account/contact", kind: kindPage, handle: s.pageContact},
-		{pattern: "POST /account/contact", kind: kindForm, handle: s.pageContactSubmit},
-		{pattern: "GET /account/contact/{id}", kind: kindPage, handle: s.pageContactVerify},
-		{pattern: "POST /account/contact/{id}", kind: kindForm, handle: s.pageContactVerifySubmit},
-
 		// The second step of signing in, passkeys, security settings and
 		// approve-or-deny prompts.
 		{pattern: "GET /signin/verify", kind: kindPage, handle: s.pageSigninVerify},
@@ -95,6 +82,19 @@ func (s *Server) routes() []route {
 		{pattern: "GET /approve/{token}", kind: kindPage, handle: s.pageApproveLink},
 		{pattern: "POST /approve/{token}", kind: kindForm, handle: s.pageApproveLinkSubmit},
 
+		{pattern: "GET /help/signin", kind: kindPage, handle: s.pageHelpSignIn},
+		{pattern: "POST /help/signin", kind: kindForm, handle: s.pageHelpSignInSubmit},
+		{pattern: "GET /help/signin/{id}", kind: kindPage, handle: s.pageHelpStep},
+		{pattern: "POST /help/signin/{id}/code", kind: kindForm, handle: s.pageHelpCode},
+		{pattern: "POST /help/signin/{id}/second", kind: kindForm, handle: s.pageHelpSecond},
+		{pattern: "POST /help/signin/{id}/password", kind: kindForm, handle: s.pageHelpPassword},
+		{pattern: "GET /help/undo/{token}", kind: kindPage, handle: s.pageUndo},
+		{pattern: "POST /help/undo/{token}", kind: kindForm, handle: s.pageUndoSubmit},
+		{pattern: "GET /account/contact", kind: kindPage, handle: s.pageContact},
+		{pattern: "POST /account/contact", kind: kindForm, handle: s.pageContactSubmit},
+		{pattern: "GET /account/contact/{id}", kind: kindPage, handle: s.pageContactVerify},
+		{pattern: "POST /account/contact/{id}", kind: kindForm, handle: s.pageContactVerifySubmit},
+
 		// A locked account's page and its ways out.
 		{pattern: "GET /locked", kind: kindPage, handle: s.pageLocked},
 		{pattern: "POST /locked/code", kind: kindForm, handle: s.pageLockedCode},
@@ -119,6 +119,28 @@ func (s *Server) routes() []route {
 		{pattern: "POST /desk/signout", kind: kindForm, handle: s.pageDeskSignOut},
 		{pattern: "GET /desk/cases/{id}", kind: kindPage, handle: s.pageDeskCase},
 		{pattern: "POST /desk/cases/{id}/{action}", kind: kindForm, handle: s.pageDeskAction},
+
+		// Moving an account to a new device (page_transfer.go).
+		{pattern: "GET /transfer", kind: kindPage, handle: s.pageTransfer},
+		{pattern: "GET /transfer/offer", kind: kindPage, handle: s.pageTransferOffer},
+		{pattern: "POST /transfer/offer", kind: kindForm, handle: s.pageTransferOfferSubmit},
+		{pattern: "GET /transfer/offer/{id}/status", kind: kindAPI, handle: s.pageTransferOfferStatus},
+		{pattern: "GET /transfer/receive", kind: kindPage, handle: s.pageTransferReceive},
+		{pattern: "POST /transfer/receive", kind: kindForm, handle: s.pageTransferReceiveSubmit},
+		{pattern: "GET /transfer/start", kind: kindPage, handle: s.pageTransferStart},
+		{pattern: "POST /transfer/start", kind: kindForm, handle: s.pageTransferStartSubmit},
+		{pattern: "GET /transfer/phone", kind: kindPage, handle: s.pageTransferPhone},
+		{pattern: "POST /transfer/phone", kind: kindForm, handle: s.pageTransferPhoneCheck},
+		{pattern: "POST /transfer/phone/confirm", kind: kindForm, handle: s.pageTransferPhoneConfirm},
+		{pattern: "GET /transfer/ways", kind: kindPage, handle: s.pageTransferWays},
+		{pattern: "POST /transfer/send", kind: kindForm, handle: s.pageTransferSend},
+		{pattern: "POST /transfer/verify", kind: kindForm, handle: s.pageTransferVerify},
+		{pattern: "POST /transfer/complete", kind: kindForm, handle: s.pageTransferComplete},
+		{pattern: "POST /transfer/grant", kind: kindForm, handle: s.pageTransferGrant},
+		{pattern: "POST /transfer/cancel", kind: kindForm, handle: s.pageTransferCancel},
+		{pattern: "GET /transfer/status", kind: kindAPI, handle: s.pageTransferStatus},
+		{pattern: "POST /transfer/passkey/options", kind: kindAPI, handle: s.pageTransferPasskeyOptions},
+		{pattern: "POST /transfer/passkey", kind: kindAPI, handle: s.pageTransferPasskey},
 
 		// JSON API for native apps.
 		{pattern: "GET /api/v1/lock", kind: kindAPI, handle: s.apiLock},
@@ -163,8 +185,18 @@ func (s *Server) routes() []route {
 		{pattern: "POST /api/v1/approvals/{id}", kind: kindAPI, handle: s.apiDecideApproval},
 		{pattern: "GET /api/v1/factors", kind: kindAPI, handle: s.apiFactors},
 
+		// Moving to a new device, for apps (api_transfers.go).
+		{pattern: "POST /api/v1/transfers/offer", kind: kindAPI, handle: s.apiTransferOffer},
+		{pattern: "POST /api/v1/transfers/receive", kind: kindAPI, handle: s.apiTransferReceive},
+		{pattern: "POST /api/v1/transfers", kind: kindAPI, handle: s.apiTransferStart},
+		{pattern: "POST /api/v1/transfers/{id}", kind: kindAPI, handle: s.apiTransferStatus},
+		{pattern: "POST /api/v1/transfers/{id}/phone", kind: kindAPI, handle: s.apiTransferPhone},
+		{pattern: "POST /api/v1/transfers/{id}/code", kind: kindAPI, handle: s.apiTransferCode},
+		{pattern: "POST /api/v1/transfers/{id}/verify", kind: kindAPI, handle: s.apiTransferVerify},
+
 		// Host apps (API key).
 		{pattern: routeIntrospect, kind: kindAPI, handle: s.apiIntrospect},
+		{pattern: "GET /api/v1/transfers/{id}", kind: kindAPI, handle: s.apiTransferGet},
 		{pattern: "POST /api/v1/webhooks", kind: kindAPI, handle: s.apiWebhookSubscribe},
 		{pattern: "GET /api/v1/webhooks", kind: kindAPI, handle: s.apiWebhooks},
 		{pattern: "DELETE /api/v1/webhooks/{id}", kind: kindAPI, handle: s.apiWebhookDelete},

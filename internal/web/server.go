@@ -17,6 +17,7 @@ import (
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/oidc"
 	"github.com/monban-dev/monban/internal/recovery"
+	"github.com/monban-dev/monban/internal/transfer"
 	"github.com/monban-dev/monban/internal/twostep"
 	"github.com/monban-dev/monban/internal/webhooks"
 )
@@ -75,6 +76,8 @@ type Server struct {
 	twostep *twostep.Service // held sign-ins, approvals, re-authentication
 
 	desk *desk.Service // support requests without sign-in, the agent console
+
+	transfer *transfer.Service // moving an account to a new device
 }
 
 // Notifier wakes the outbox worker after a message is queued.
@@ -111,6 +114,8 @@ type Deps struct {
 	TwoStep *twostep.Service
 
 	Desk *desk.Service // support desk; nil: none
+
+	Transfer *transfer.Service // moving to a new device; nil: none
 }
 
 // New builds the server and its routes.
@@ -136,11 +141,12 @@ func New(cfg Config, d Deps) (*Server, error) {
 		clock: d.Clock, log: d.Log, metrics: d.Metrics, openapi: d.OpenAPI,
 		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox,
 		notices: d.Notices, noticeStore: d.NoticeStore}
-	s.recovery = d.Recovery
 	s.factors, s.twostep = d.Factors, d.TwoStep
+	s.recovery = d.Recovery
 	s.webhooks, s.audit = d.Webhooks, d.Audit
 	s.risk = d.Risk
 	s.desk = d.Desk
+	s.transfer = d.Transfer
 	if s.oidc, err = newOIDCEndpoints(s, d.OIDC); err != nil {
 		return nil, err
 	}

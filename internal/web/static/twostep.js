@@ -60,7 +60,8 @@
         add: ["/account/passkeys/options", "/account/passkeys"],
         verify: ["/signin/verify/passkey/options", "/signin/verify/passkey"],
         signin: ["/signin/passkey/options", "/signin/passkey"],
-        unlock: ["/locked/passkey/options", "/locked/passkey"]
+        unlock: ["/locked/passkey/options", "/locked/passkey"],
+        transfer: ["/transfer/passkey/options", "/transfer/passkey"]
       }[mode];
       var extra = "";
       var name = document.getElementById("passkey-name");
@@ -117,7 +118,7 @@
         div.className = "prompt notice warn";
         div.setAttribute("data-prompt", p.id);
         var h = document.createElement("strong");
-        h.textContent = data.labels.title;
+        h.textContent = p.title || data.labels.title;
         var q = document.createElement("p");
         q.textContent = p.question + " · " + p.at;
         var u = document.createElement("p");
