@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/monban-dev/monban/internal/loadtest"
+	"github.com/monban-dev/monban/internal/node"
 )
 
 // benchOptions are monban bench's flags.
@@ -20,6 +21,7 @@ type benchOptions struct {
 	json        bool
 	duration    time.Duration
 	postgres    string
+	schema      string // an existing (seeded) schema to use and keep
 	concurrency []int
 	rounds      int
 	cpuprofile  string
@@ -53,7 +55,8 @@ func benchScenarios() []benchScenario {
 	return []benchScenario{loginScenario(), whoamiScenario(), codeVerifyScenario(), outboxScenario(), tokenScenario(), signalsScenario(), rollbackScenario()}
 }
 
-const benchUsage = `Usage: monban bench [--json] [--duration D] [--rounds N] [--concurrency LIST] [--postgres DSN] [--cpuprofile FILE] [SCENARIO...]
+const benchUsage = `Usage: monban bench [--json] [--duration D] [--rounds N] [--concurrency LIST] [--postgres DSN [--schema NAME]] [--cpuprofile FILE] [SCENARIO...]
+       monban bench seed …, monban bench sessions … (monban bench seed --help)
 
 Starts a fresh node on 127.0.0.1, loads it from an in-process client and
 prints each scenario next to its reference. Scenarios: login, whoami,
@@ -62,6 +65,12 @@ alternate within a round so that machine drift hits both alike.
 `
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "seed" {
+		return cmdBenchSeed(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "sessions" {
+		return cmdBenchSessions(ctx, args[1:], stdout, stderr)
+	}
 	o, names, err := parseBenchFlags(args, stderr)
 	if err != nil {
 		return err
@@ -70,7 +79,11 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	env, err := startBenchNode(ctx, o.postgres, nil)
+	env, err := startBenchNode(ctx, o.postgres, func(c *node.Config) {
+		if o.schema != "" {
+			c.Database, _ = schemaDSN(o.postgres, o.schema)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("bench: start node: %w", err)
 	}
@@ -99,6 +112,7 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchOptions, []string, e
 	fs.BoolVar(&o.json, "json", false, "one JSON object per scenario and concurrency per line")
 	fs.DurationVar(&o.duration, "duration", 3*time.Second, "length of each measurement")
 	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL DSN; the run uses a fresh schema and drops it")
+	fs.StringVar(&o.schema, "schema", "", "with --postgres: run on this existing schema (monban bench seed) and keep it")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds per figure (the median is reported)")
 	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the measurements to FILE")
 	conc := fs.String("concurrency", "", "comma-separated concurrency levels (default: per scenario)")
@@ -107,6 +121,9 @@ func parseBenchFlags(args []string, stderr io.Writer) (benchOptions, []string, e
 	}
 	if o.duration <= 0 || o.duration > loadtest.MaxDuration {
 		return o, nil, fmt.Errorf("bench: --duration must be in (0, %v]", loadtest.MaxDuration)
+	}
+	if o.schema != "" && (o.postgres == "" || !schemaName.MatchString(o.schema)) {
+		return o, nil, fmt.Errorf("bench: --schema needs --postgres and a plain schema name")
 	}
 	if o.rounds < 1 || o.rounds > 21 {
 		return o, nil, fmt.Errorf("bench: --rounds must be 1..21")

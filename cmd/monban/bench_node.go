@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -32,6 +33,7 @@ type benchEnv struct {
 	apiKey   string
 	accounts []string // usernames, all with benchPassword
 	ids      []string // account ids, in the order of accounts
+	prefix   string   // of the bench usernames; "benchuser" by default
 
 	cleanup []func()
 }
@@ -67,7 +69,13 @@ func startBenchNode(ctx context.Context, pgDSN string, edit func(*node.Config)) 
 		}
 	}
 	if edit != nil {
+		fresh := cfg.Database
 		edit(&cfg)
+		if cfg.Database != fresh {
+			// A kept (seeded) schema: its bench accounts get names of
+			// their own, as an earlier run's may be there.
+			env.prefix = "bench" + randomTag()
+		}
 	}
 	// Logs are formatted as in production and then dropped, so the run
 	// pays for logging but the terminal stays readable.
@@ -155,7 +163,7 @@ func (env *benchEnv) ensureAccounts(ctx context.Context) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 4)
 	for i := range names {
-		names[i] = fmt.Sprintf("benchuser%03d", i)
+		names[i] = fmt.Sprintf("%s%03d", cmp.Or(env.prefix, "benchuser"), i)
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
