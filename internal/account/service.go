@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/monban-dev/monban/internal/pacing"
+
 	"github.com/monban-dev/monban"
 )
 
@@ -84,7 +86,8 @@ type Service struct {
 	risk      riskHooks // signals out, locks in (risk.go)
 	cfg       Config
 	onOutcome func(outcome string)
-	gate      Gate // decides whether the password alone is enough
+	failures  pacing.Pacer // evens out failed sign-ins, known and unknown
+	gate      Gate         // decides whether the password alone is enough
 	throttle  Throttle
 }
 

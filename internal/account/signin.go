@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"time"
 
 	"github.com/monban-dev/monban"
 )
@@ -100,6 +101,7 @@ func (s *Service) ProvePassword(ctx context.Context, in SignInInput) (*monban.Ac
 // authenticate checks the password and returns the account it proves, or
 // the choices between several.
 func (s *Service) authenticate(ctx context.Context, in SignInInput) (*monban.Account, *SignInResult, error) {
+	start := time.Now() // wall clock: answer pacing is about what a client measures
 	if len(in.Password) > MaxPasswordBytes {
 		return nil, nil, monban.Errorf(monban.EInvalid, "password.too_long").WithField("password").WithParams(map[string]any{"max": 256})
 	}
@@ -114,6 +116,7 @@ func (s *Service) authenticate(ctx context.Context, in SignInInput) (*monban.Acc
 		if err := s.auditUnknown(ctx, in, "malformed:"+in.Identifier); err != nil {
 			return nil, nil, err
 		}
+		s.failures.Done(ctx, start, false)
 		return nil, nil, errSignInFailed()
 	}
 	accounts, err := s.store.AccountsByIdentifier(ctx, kind, value)
@@ -134,6 +137,7 @@ func (s *Service) authenticate(ctx context.Context, in SignInInput) (*monban.Acc
 			return nil, nil, err
 		}
 		s.throttleFailed(ctx, ticket)
+		s.failures.Done(ctx, start, false)
 		return nil, nil, errSignInFailed()
 	}
 	var matched []*monban.Account
@@ -160,6 +164,9 @@ func (s *Service) authenticate(ctx context.Context, in SignInInput) (*monban.Acc
 			s.record(ctx, a.ID, monban.SignalSignInFailure, in.Meta)
 		}
 		s.throttleFailed(ctx, ticket)
+		// A real account's failure also records a risk signal: the other
+		// failures are padded to its average, so none of them stands out.
+		s.failures.Done(ctx, start, true)
 		return nil, nil, errSignInFailed()
 	}
 	if err := s.throttleSucceeded(ctx, ticket, matched); err != nil {

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/monban-dev/monban/internal/pacing"
+
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/notices"
@@ -123,6 +125,7 @@ type Service struct {
 	Deps
 	cfg   Config
 	locks Locks
+	pace  pacing.Pacer // evens out Start for real and unknown identifiers
 }
 
 // New returns a Service; zero fields of cfg take the defaults.

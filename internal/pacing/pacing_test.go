@@ -1,0 +1,45 @@
+package pacing
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// The cheap path is padded to at least the costly path's average; the
+// costly path is not slowed beyond its own average. The checks use lower
+// bounds only (padding never undershoots), so a busy machine cannot make
+// the test flaky.
+func TestPacerPadsToTheCostlyAverage(t *testing.T) {
+	var p Pacer
+	ctx := context.Background()
+	cheap := time.Now()
+	p.Done(ctx, cheap, false)
+	if d := time.Since(cheap); d > 50*time.Millisecond {
+		t.Fatalf("with no costly answer seen yet, a cheap one waited %v", d)
+	}
+	// Three costly answers that "took" 30 ms: their start lies 30 ms back.
+	for range 3 {
+		p.Done(ctx, time.Now().Add(-30*time.Millisecond), true)
+	}
+	if avg := p.Average(); avg < 30*time.Millisecond {
+		t.Fatalf("average %v, want ≥ 30ms", avg)
+	}
+	start := time.Now()
+	p.Done(ctx, start, false)
+	if d := time.Since(start); d < 30*time.Millisecond {
+		t.Fatalf("cheap answer took %v, want padded to ≥ 30ms", d)
+	}
+}
+
+func TestPacerStopsWithContext(t *testing.T) {
+	var p Pacer
+	p.Done(context.Background(), time.Now().Add(-time.Hour), true) // average: capped wait
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	start := time.Now()
+	p.Done(ctx, start, false)
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("a cancelled request still waited %v", d)
+	}
+}
