@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 
 	"github.com/monban-dev/monban/internal/loadtest"
@@ -28,7 +29,11 @@ func prepareLogin(ctx context.Context, env *benchEnv) (*benchPair, error) {
 	}
 	bodies := make([][]byte, len(env.accounts))
 	for i, name := range env.accounts {
-		bodies[i], _ = json.Marshal(map[string]string{"identifier": name, "password": benchPassword})
+		// Each account signs in from its own app install, as a native app
+		// does (a stable device_id): the first sign-in of a round is a new
+		// device, the rest are the everyday case of a known one.
+		bodies[i], _ = json.Marshal(map[string]string{"identifier": name, "password": benchPassword,
+			"device_id": fmt.Sprintf("bench-install-%06d", i)})
 	}
 	hdr := http.Header{"Content-Type": {"application/json"}, "User-Agent": {"monban-bench"}}
 	target := loadtest.Target{
