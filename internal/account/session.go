@@ -25,14 +25,17 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Current, err
 	if !wellFormedToken(token) {
 		return nil, errSessionInvalid()
 	}
-	sess, err := s.store.SessionByTokenHash(ctx, HashToken(token))
+	// The same (on SQLite, cached) read as the host apps' check: session,
+	// account status and whether a lock may be in force, in one query.
+	st, err := s.store.SessionCheck(ctx, HashToken(token))
 	if monban.IsNotFound(err) {
 		return nil, errSessionInvalid()
 	}
 	if err != nil {
 		return nil, err
 	}
-	if !sess.Active(s.clock.Now(), s.cfg.IdleTimeout) {
+	sess := st.Session
+	if !sess.Active(s.clock.Now(), s.cfg.IdleTimeout) || st.Status != monban.AccountActive {
 		return nil, errSessionInvalid()
 	}
 	a, err := s.store.AccountByID(ctx, sess.AccountID)
@@ -46,8 +49,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Current, err
 		return nil, err
 	}
 	cur := &Current{Account: a, Session: sess}
-	if err := s.checkLock(ctx, cur); err != nil {
-		return nil, err
+	if st.MaybeLocked {
+		if err := s.checkLock(ctx, cur); err != nil {
+			return nil, err
+		}
 	}
 	return cur, nil
 }
