@@ -94,8 +94,14 @@ func (db *DB) limitCounts(ctx context.Context, q queryer, now time.Time, limits 
 		if l.Max <= 0 {
 			continue
 		}
-		err := q.QueryRowContext(ctx, db.q(`SELECT n FROM limit_counters WHERE key = ? AND window_start = ?`),
-			l.Key, micros(l.WindowStart(now))).Scan(&counts[i])
+		const query = `SELECT n FROM limit_counters WHERE key = ? AND window_start = ?`
+		var row *sql.Row
+		if tx, ok := q.(*sql.Tx); ok {
+			row = db.txQueryRow(ctx, tx, query, l.Key, micros(l.WindowStart(now)))
+		} else {
+			row = q.QueryRowContext(ctx, db.q(query), l.Key, micros(l.WindowStart(now)))
+		}
+		err := row.Scan(&counts[i])
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}

@@ -17,8 +17,8 @@ func (db *DB) insertMessage(ctx context.Context, tx *sql.Tx, m *monban.Message) 
 	if m.Status == "" {
 		m.Status = monban.MessageQueued
 	}
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO messages (`+messageColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	_, err := db.txExec(ctx, tx, `INSERT INTO messages (`+messageColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.AccountID, m.FlowID, string(m.Channel), m.Destination, m.Template, m.Lang, m.Payload, string(m.Status),
 		m.Attempts, micros(m.NextAttemptAt), micros(m.LeaseUntil), m.Provider, m.ProviderID, m.Reason,
 		micros(m.CreatedAt), micros(m.SentAt), micros(m.DeliveredAt), micros(m.FailedAt), micros(m.ExpiresAt), micros(m.UpdatedAt))
