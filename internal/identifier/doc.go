@@ -9,6 +9,6 @@
 // region and stored in E.164 ("+819012345678").
 //
 // Errors are *monban.Error values with Code EInvalid and one of the message
-// keys username.invalid, username.length, email.invalid, phone.invalid,
+// keys username.invalid, username.length, username.digits, email.invalid, phone.invalid,
 // phone.not_mobile and identifier.required.
 package identifier

@@ -69,6 +69,11 @@ func normalizeUsername(s string) (string, error) {
 		return "", invalid("username.length", "username").
 			WithParams(map[string]any{"min": UsernameMin, "max": UsernameMax})
 	}
+	// The sign-in box reads a string of digits as a phone number, so a
+	// username of digits alone could never be signed in with.
+	if allDigits(s) {
+		return "", invalid("username.digits", "username")
+	}
 	return s, nil
 }
 

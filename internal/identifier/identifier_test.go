@@ -35,6 +35,9 @@ func TestNormalize(t *testing.T) {
 		{monban.KindUsername, "ta ro", "", "username.invalid"},
 		{monban.KindUsername, "ab", "", "username.length"},
 		{monban.KindUsername, "@ab", "", "username.length"},
+		{monban.KindUsername, "0000000", "", "username.digits"},
+		{monban.KindUsername, "@123", "", "username.digits"},
+		{monban.KindUsername, "_123", "_123", ""},
 		{monban.KindUsername, "", "", "username.length"},
 		{monban.KindUsername, "a234567890123456789012345678901", "", "username.length"},
 		{monban.KindUsername, "a23456789012345678901234567890", "a23456789012345678901234567890", ""},
@@ -149,8 +152,11 @@ func TestClassify(t *testing.T) {
 		{"+1 650-253-0000", monban.KindPhone, "+16502530000", ""},
 		{"090-1234-567", monban.KindPhone, "", "phone.invalid"},
 		{"0901234567", monban.KindPhone, "", "phone.invalid"},
-		{"1234567", monban.KindUsername, "1234567", ""}, // not a number anywhere: an all-digit username
-		{"123456", monban.KindUsername, "123456", ""},   // too few digits for a phone
+		{"1234567", monban.KindUsername, "", "username.digits"}, // not a number anywhere, and no username either
+		{"123456", monban.KindUsername, "", "username.digits"},  // too few digits for a phone
+		{"@0000000", monban.KindUsername, "", "username.digits"},
+		{"@9012345678", monban.KindUsername, "", "username.digits"}, // would sign in as a phone
+		{"taro_0000000", monban.KindUsername, "taro_0000000", ""},
 		{"taro yamada", monban.KindUsername, "", "username.invalid"},
 		{"", "", "", "identifier.required"},
 		{"\u3000 ", "", "", "identifier.required"},
@@ -219,7 +225,7 @@ func FuzzNormalize(f *testing.F) {
 }
 
 func FuzzClassify(f *testing.F) {
-	for _, s := range []string{"@taro", "taro@example.com", "090-1234-5678", "1234567", "", "＋８１ ９０"} {
+	for _, s := range []string{"@taro", "taro@example.com", "090-1234-5678", "1234567", "", "＋８１ ９０", "@0000000"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
