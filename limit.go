@@ -1,6 +1,7 @@
 package monban
 
 import (
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -44,4 +45,20 @@ func (e *LimitExceeded) Error() string {
 		keys[i] = l.Key
 	}
 	return "limit exceeded: " + strings.Join(keys, ", ")
+}
+
+// IPScope is what per-IP limits count: the address, or its /64 for IPv6,
+// where one subscriber commonly holds a whole /64. Anything that is not an
+// address counts as itself.
+func IPScope(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.Prefix(64)
+	return p.String()
 }

@@ -1,7 +1,6 @@
 package codes
 
 import (
-	"net/netip"
 	"slices"
 	"time"
 
@@ -57,21 +56,6 @@ func phonePrefix(e164 string) string {
 	return e164[:max(len(e164)-4, 0)]
 }
 
-// ipScope is what the per-IP limit counts: the address, or its /64 for IPv6,
-// where one subscriber commonly holds a whole /64.
-func ipScope(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
-}
-
 // sendLimits are the limits every code sent to dest counts against.
 func (s *Service) sendLimits(accountID string, ch monban.Channel, dest, ip string) []monban.Limit {
 	c := s.cfg
@@ -81,7 +65,7 @@ func (s *Service) sendLimits(accountID string, ch monban.Channel, dest, ip strin
 		{Key: "code:acct:h:" + accountID, Window: time.Hour, Max: c.PerAccountHour, Err: "limit.account"},
 	}
 	if ip != "" {
-		ls = append(ls, monban.Limit{Key: "code:ip:h:" + ipScope(ip), Window: time.Hour, Max: c.PerIPHour, Err: "limit.ip"})
+		ls = append(ls, monban.Limit{Key: "code:ip:h:" + monban.IPScope(ip), Window: time.Hour, Max: c.PerIPHour, Err: "limit.ip"})
 	}
 	if ch == monban.ChannelSMS || ch == monban.ChannelVoice {
 		prefix := phonePrefix(dest)

@@ -2,7 +2,6 @@ package notices
 
 import (
 	"context"
-	"net/netip"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -45,7 +44,7 @@ func (s *Service) Check(ctx context.Context, st Checker, input, ip string) (*Che
 		return nil, monban.Errorf(monban.EInvalid, "check.no_ref").WithField("ref")
 	}
 	limits := []monban.Limit{
-		{Key: "check:ip:" + ipScope(ip), Window: 10 * time.Minute, Max: CheckPerIPPer10Min, Err: "check.limit"},
+		{Key: "check:ip:" + monban.IPScope(ip), Window: 10 * time.Minute, Max: CheckPerIPPer10Min, Err: "check.limit"},
 		{Key: "check:all", Window: time.Minute, Max: CheckGlobalPerMin, Err: "check.limit"},
 	}
 	if err := st.HitLimits(ctx, now, limits); err != nil {
@@ -82,18 +81,4 @@ func Mask(ch monban.Channel, dest string) string {
 		return identifier.MaskEmail(dest)
 	}
 	return identifier.MaskPhone(dest)
-}
-
-// ipScope is what the per-IP limit counts: the address, or its /64 for IPv6.
-func ipScope(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
 }

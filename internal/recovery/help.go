@@ -33,7 +33,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*monban.Recovery, e
 		{Key: "recover:id:h:" + hashHex(string(kind)+":"+value), Window: time.Hour, Max: s.cfg.PerIdentifierHour, Err: "limit.recovery"},
 	}
 	if in.Meta.IP != "" {
-		limits = append(limits, monban.Limit{Key: "recover:ip:h:" + throttle.IPScope(in.Meta.IP), Window: time.Hour, Max: s.cfg.PerIPHour, Err: "limit.ip"})
+		limits = append(limits, monban.Limit{Key: "recover:ip:h:" + monban.IPScope(in.Meta.IP), Window: time.Hour, Max: s.cfg.PerIPHour, Err: "limit.ip"})
 	}
 	if err := s.Store.HitLimits(ctx, now, limits); err != nil {
 		return nil, err

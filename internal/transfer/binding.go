@@ -22,7 +22,7 @@ type Offer struct {
 // a stolen cookie) must not be enough to make one. Any other open transfer
 // of the account is cancelled: the signed-in owner outranks it.
 func (s *Service) Offer(ctx context.Context, cur *account.Current, password string, m account.Meta) (*Offer, error) {
-	if err := s.accounts.CheckPassword(ctx, cur.Account.ID, password); err != nil {
+	if err := s.accounts.CheckPassword(ctx, cur, password, m); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -138,7 +137,7 @@ func (s *Service) attemptLimit(accountID string) monban.Limit {
 
 func (s *Service) bindingLimits(ip string) []monban.Limit {
 	return []monban.Limit{
-		{Key: "transfer:bind:ip:h:" + ipScope(ip), Window: time.Hour, Max: s.cfg.BindingFailuresPerIPHour, Err: "transfer.too_many_codes"},
+		{Key: "transfer:bind:ip:h:" + monban.IPScope(ip), Window: time.Hour, Max: s.cfg.BindingFailuresPerIPHour, Err: "transfer.too_many_codes"},
 		{Key: "transfer:bind:all:m", Window: time.Minute, Max: s.cfg.BindingFailuresPerMinute, Err: "transfer.too_many_codes"},
 	}
 }
@@ -220,21 +219,6 @@ func (s *Service) Get(ctx context.Context, id string) (*monban.Transfer, error) 
 	}
 	t.State = t.StateAt(s.clock.Now())
 	return t, nil
-}
-
-// ipScope is what the per-address limit counts: the address, or its /64
-// for IPv6, where one subscriber commonly holds a whole /64.
-func ipScope(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
 }
 
 // Now is the service's clock, for pages that show remaining time.
