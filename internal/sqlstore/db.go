@@ -23,8 +23,9 @@ type DB struct {
 	wstmts sync.Map // query text → *sql.Stmt prepared on the write pool (SQLite)
 	wanted sync.Map // query texts seen in transactions, to prepare after them
 
-	commits  atomic.Uint64 // SQLite: commits on the write connection so far
-	sessions *sessionCache // SQLite: session checks since the last commit
+	commits  atomic.Uint64     // SQLite: commits on the write connection so far
+	sessions *sessionCache     // SQLite: session checks since the last commit
+	watch    *dataVersionWatch // SQLite: other processes' commits, counted into commits
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL selects
@@ -43,6 +44,12 @@ func Open(ctx context.Context, dsn string, clock monban.Clock) (*DB, error) {
 		db.d = newDialect(dialectSQLite)
 		db.w, db.r, err = openSQLite(dsn, &db.commits)
 		db.sessions = newSessionCache()
+		if err == nil {
+			if db.watch, err = newDataVersionWatch(dsn, &db.commits); err != nil {
+				db.w.Close()
+				db.r.Close()
+			}
+		}
 	}
 	if err != nil {
 		return nil, wrap("open", err)
@@ -63,6 +70,9 @@ func (db *DB) Close() error {
 		})
 	}
 	err := db.w.Close()
+	if db.watch != nil {
+		err = errors.Join(err, db.watch.close())
+	}
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}

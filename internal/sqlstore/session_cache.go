@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"sync"
-	"time"
 
 	"github.com/monban-dev/monban"
 )
@@ -12,8 +11,8 @@ import (
 // write of that process is a commit on the one write connection, which
 // commitCounter counts: an entry read before the latest commit is never
 // used. A write by another process on the same file (the admin command)
-// is not counted, so entries also live at most cacheTTL of wall time.
-// PostgreSQL, shared by many nodes, has no such cache.
+// is counted too, by the data_version watcher (data_version.go), within
+// watchEvery. PostgreSQL, shared by many nodes, has no such cache.
 type sessionCache struct {
 	mu sync.RWMutex
 	m  map[string]cachedState
@@ -22,11 +21,7 @@ type sessionCache struct {
 type cachedState struct {
 	st      monban.SessionState
 	commits uint64
-	at      time.Time
 }
-
-// cacheTTL bounds how long another process's write can go unseen.
-const cacheTTL = time.Second
 
 // maxCachedSessions bounds the cache's memory; past it, it starts over.
 const maxCachedSessions = 100_000
@@ -34,24 +29,24 @@ const maxCachedSessions = 100_000
 func newSessionCache() *sessionCache { return &sessionCache{m: map[string]cachedState{}} }
 
 // get returns a copy of the entry for hash if nothing was committed since it
-// was read and it is fresh.
-func (c *sessionCache) get(hash []byte, commits uint64, now time.Time) (*monban.SessionState, bool) {
+// was read.
+func (c *sessionCache) get(hash []byte, commits uint64) (*monban.SessionState, bool) {
 	c.mu.RLock()
 	e, ok := c.m[string(hash)]
 	c.mu.RUnlock()
-	if !ok || e.commits != commits || now.Sub(e.at) >= cacheTTL || now.Before(e.at) {
+	if !ok || e.commits != commits {
 		return nil, false
 	}
 	return copyState(&e.st), true
 }
 
 // put stores st as read when commits commits had happened.
-func (c *sessionCache) put(hash []byte, st *monban.SessionState, commits uint64, now time.Time) {
+func (c *sessionCache) put(hash []byte, st *monban.SessionState, commits uint64) {
 	c.mu.Lock()
 	if len(c.m) >= maxCachedSessions {
 		clear(c.m)
 	}
-	c.m[string(hash)] = cachedState{st: *copyState(st), commits: commits, at: now}
+	c.m[string(hash)] = cachedState{st: *copyState(st), commits: commits}
 	c.mu.Unlock()
 }
 

@@ -33,14 +33,17 @@ func (db *DB) SessionCheck(ctx context.Context, hash []byte) (*monban.SessionSta
 	// The count is taken before the read, so a commit during the read
 	// leaves an entry that is already out of date.
 	commits, now := db.commits.Load(), time.Now()
-	if st, ok := db.sessions.get(hash, commits, now); ok {
+	if !db.watch.fresh(now) {
+		return db.sessionCheck(ctx, hash) // the watcher is behind: nothing cached is trusted
+	}
+	if st, ok := db.sessions.get(hash, commits); ok {
 		return st, nil
 	}
 	st, err := db.sessionCheck(ctx, hash)
 	if err != nil {
 		return nil, err
 	}
-	db.sessions.put(hash, st, commits, now)
+	db.sessions.put(hash, st, commits)
 	return st, nil
 }
 

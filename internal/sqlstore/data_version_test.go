@@ -1,0 +1,100 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/monban-dev/monban"
+)
+
+// TestForeignWriteSeen: a session revoked by another process on the same
+// SQLite file (the admin command) is refused by this process's cached
+// session check after one poll of the watcher, and at once when the
+// watcher has fallen behind.
+func TestForeignWriteSeen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "monban.db")
+	node, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	if err := node.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	node.watch.halt() // the test polls by hand
+
+	t0 := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	newSession := func(name string) (*monban.Session, []byte) {
+		a := &monban.Account{ID: monban.NewID("acc"), Status: monban.AccountActive, PasswordHash: "x", CreatedAt: t0, UpdatedAt: t0}
+		if err := node.CreateAccount(ctx, a, []monban.Identifier{{Kind: monban.KindUsername, Value: name, CreatedAt: t0}},
+			monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditRegistered}); err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.Sum256([]byte("token-" + name))
+		s := &monban.Session{ID: monban.NewID("ses"), TokenHash: h[:], AccountID: a.ID, DeviceID: "dev_" + name,
+			Kind: monban.SessionApp, AuthLevel: monban.AuthPassword, Methods: []string{"pwd"},
+			CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
+		if err := node.CreateSession(ctx, s, nil, monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditSignedIn}); err != nil {
+			t.Fatal(err)
+		}
+		return s, h[:]
+	}
+	revokedByAdmin := func(s *monban.Session) {
+		if err := admin.RevokeSession(ctx, s.AccountID, s.ID, t0.Add(time.Minute),
+			monban.AuditEvent{At: t0, AccountID: s.AccountID, Action: monban.AuditSessionRevoked}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := func(hash []byte) bool {
+		st, err := node.SessionCheck(ctx, hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Session.RevokedAt.IsZero()
+	}
+
+	// After one poll.
+	s1, h1 := newSession("alice")
+	if err := node.watch.poll(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !live(h1) {
+		t.Fatal("a new session reads as revoked")
+	}
+	if !live(h1) {
+		t.Fatal("a new session reads as revoked when served from the cache")
+	}
+	revokedByAdmin(s1)
+	if err := node.watch.poll(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if live(h1) {
+		t.Fatal("after the watcher's poll the session revoked by another process still reads as live")
+	}
+
+	// A watcher that has fallen behind: nothing cached is used.
+	s2, h2 := newSession("bob")
+	if err := node.watch.poll(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !live(h2) {
+		t.Fatal("a new session reads as revoked")
+	}
+	if !live(h2) {
+		t.Fatal("a new session reads as revoked when served from the cache")
+	}
+	node.watch.polled.Store(time.Now().Add(-2 * watchStale).UnixNano())
+	revokedByAdmin(s2)
+	if live(h2) {
+		t.Fatal("with the watcher behind, the check answered from the cache")
+	}
+}
