@@ -24,9 +24,9 @@ func (db *DB) ClaimAttempt(ctx context.Context, now time.Time, keys []string, de
 			// sign-in's reset deleted it in between (a 500 under concurrent
 			// sign-ins to one account on PostgreSQL).
 			var last int64
-			err := tx.QueryRowContext(ctx, db.q(`INSERT INTO throttle_counters (key, failures, last_failure_at)
+			err := db.txQueryRow(ctx, tx, `INSERT INTO throttle_counters (key, failures, last_failure_at)
 				VALUES (?, 0, 0) ON CONFLICT (key) DO UPDATE SET failures = throttle_counters.failures
-				RETURNING failures, last_failure_at`), k).Scan(&states[i].Failures, &last)
+				RETURNING failures, last_failure_at`, k).Scan(&states[i].Failures, &last)
 			if err != nil {
 				return err
 			}
@@ -36,8 +36,8 @@ func (db *DB) ClaimAttempt(ctx context.Context, now time.Time, keys []string, de
 			return err
 		}
 		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, db.q(`UPDATE throttle_counters
-				SET failures = failures + 1, last_failure_at = ? WHERE key = ?`), micros(now), k); err != nil {
+			if _, err := db.txExec(ctx, tx, `UPDATE throttle_counters
+				SET failures = failures + 1, last_failure_at = ? WHERE key = ?`, micros(now), k); err != nil {
 				return err
 			}
 		}
@@ -45,16 +45,19 @@ func (db *DB) ClaimAttempt(ctx context.Context, now time.Time, keys []string, de
 	})
 }
 
-// ResetThrottle sets the counters of keys back to zero failures.
+// ResetThrottle sets the counters of keys back to zero failures. It runs
+// after every successful sign-in: one statement, no explicit transaction
+// (on PostgreSQL that is one round trip instead of three).
 func (db *DB) ResetThrottle(ctx context.Context, keys []string) error {
-	return db.inTx(ctx, "reset throttle", func(tx *sql.Tx) error {
-		for _, k := range keys {
-			if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM throttle_counters WHERE key = ?`), k); err != nil {
-				return err
-			}
-		}
+	if len(keys) == 0 {
 		return nil
-	})
+	}
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	_, err := db.w.ExecContext(ctx, db.q(`DELETE FROM throttle_counters WHERE key IN (`+placeholders(len(keys))+`)`), args...)
+	return wrap("reset throttle", err)
 }
 
 // ClearThrottle deletes every counter whose key starts with prefix.

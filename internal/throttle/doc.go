@@ -11,6 +11,9 @@
 // failures each further try waits Base, doubling up to Max; at DisableAt
 // consecutive failures the authenticator is refused on that counter until
 // the password is reset through recovery — never the whole account.
+// Re-authentication of a signed-in session (account.Service.CheckPassword)
+// claims its tries on the same counters, the session's own device on that
+// device's, so guessing there and at the sign-in form share one budget.
 //
 // On top of the counters, per-IP and global limits (windowed limit
 // counters) slow credential stuffing from devices no account knows.

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
-	"net/netip"
 	"slices"
 	"time"
 
@@ -210,22 +209,7 @@ func (s *Service) Clear(ctx context.Context, auth, accountID string) error {
 func (s *Service) limits(ip string) []monban.Limit {
 	ls := []monban.Limit{{Key: "signin:fail:global", Window: time.Minute, Max: s.cfg.GlobalPerMinute, Err: "signin.throttled"}}
 	if ip != "" {
-		ls = append(ls, monban.Limit{Key: "signin:fail:ip:" + IPScope(ip), Window: time.Hour, Max: s.cfg.PerIPHour, Err: "signin.throttled"})
+		ls = append(ls, monban.Limit{Key: "signin:fail:ip:" + monban.IPScope(ip), Window: time.Hour, Max: s.cfg.PerIPHour, Err: "signin.throttled"})
 	}
 	return ls
-}
-
-// IPScope is what per-IP limits count: the address, or its /64 for IPv6,
-// where one subscriber commonly holds a whole /64.
-func IPScope(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is4() {
-		return a.String()
-	}
-	p, _ := a.Prefix(64)
-	return p.String()
 }
