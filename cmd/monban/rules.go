@@ -13,10 +13,11 @@ import (
 	"github.com/monban-dev/monban/internal/risk"
 )
 
-const rulesUsage = `monban rules check FILE [--since T] [--until T]
+const rulesUsage = `monban rules check FILE [--since T] [--until T] [--no-replay]
     validate a rules file and replay the signals recorded in [since, until)
     (default: the last 7 days) through it, printing what each rule would have
-    done; nothing is written`
+    done; nothing is written. Warnings (e.g. a lock a stranger can set off)
+    are printed and do not make the file invalid`
 
 func cmdRules(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
 	if len(args) < 2 || args[0] != "check" {
@@ -37,6 +38,9 @@ func cmdRules(ctx context.Context, args []string, stdout io.Writer, getenv func(
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: valid, version %s, %d rules\n", file, rs.Version, len(rs.Rules))
+	for _, w := range rs.Warnings() {
+		fmt.Fprintf(stdout, "warning: %s\n", w)
+	}
 	if *offline {
 		return nil
 	}

@@ -34,6 +34,7 @@ func wireRisk(cfg Config, db *sqlstore.DB, box *seal.Box, accounts *account.Serv
 		if err != nil {
 			return nil, fmt.Errorf("rules: %w", err)
 		}
+		warnRules(log, rs)
 		svc.SetRules(rs)
 	}
 	if err := svc.Refresh(context.Background()); err != nil {
@@ -49,6 +50,14 @@ func wireRisk(cfg Config, db *sqlstore.DB, box *seal.Box, accounts *account.Serv
 	metrics.GaugeFunc("monban_risk_evaluation_p99_seconds", "99th percentile of recent rule evaluations.",
 		func() float64 { return svc.EvalP99().Seconds() })
 	return svc, nil
+}
+
+// warnRules logs, once per loaded version, what "monban rules check" warns
+// about: the rules are in force all the same.
+func warnRules(log *slog.Logger, rs *risk.Ruleset) {
+	for _, w := range rs.Warnings() {
+		log.Warn("risk: rule warning", "version", rs.Version, "rule", w.RuleID, "code", w.Code, "warning", w.Message)
+	}
 }
 
 // riskLoop, every 15 seconds, learns of breakers other nodes tripped and
@@ -77,6 +86,7 @@ func (n *Node) riskLoop(ctx context.Context) {
 				if rs, err := risk.LoadFile(n.Config.RulesFile); err != nil {
 					n.log.Error("risk: rules file changed but does not compile; the previous version stays in force", "err", err)
 				} else {
+					warnRules(n.log, rs)
 					n.Risk.SetRules(rs)
 				}
 			}

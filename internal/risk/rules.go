@@ -85,6 +85,7 @@ func (r *Rule) Triggers(typ string) bool { return len(r.on) == 0 || r.on[typ] }
 
 // aggCall is one count/sum/ratio call of a rule, its arguments literal.
 type aggCall struct {
+	id     int64 // the call's expression, for the lint
 	types  []string
 	window time.Duration
 	by     string
@@ -98,8 +99,9 @@ type Ruleset struct {
 	env     *cel.Env
 	// needs says which buckets an evaluation reads: per subject kind, per
 	// resolution, the longest window.
-	needs map[string]map[time.Duration]time.Duration
-	types []string
+	needs    map[string]map[time.Duration]time.Duration
+	types    []string
+	warnings []Warning
 }
 
 // Breaker is the compiled breaker configuration.
@@ -169,6 +171,9 @@ func Parse(b []byte) (*Ruleset, error) {
 			}
 		}
 		rs.Rules = append(rs.Rules, r)
+		if w, ok := r.weaponWarning(); ok {
+			rs.warnings = append(rs.warnings, w)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -362,6 +367,7 @@ func aggCalls(a *cel.Ast) ([]aggCall, error) {
 			errs = append(errs, err)
 			return
 		}
+		call.id = e.ID()
 		calls = append(calls, call)
 	}))
 	return calls, errors.Join(errs...)
