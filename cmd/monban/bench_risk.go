@@ -93,10 +93,13 @@ func prepareSignals(ctx context.Context, env *benchEnv) (*benchPair, error) {
 		return nil, err
 	}
 	env.node.Risk.SetRules(rs)
-	// Signals about unknown accounts are ignored: the accounts exist.
+	// Signals about unknown accounts are ignored: the accounts exist. Their
+	// ids are new on every run, so a kept schema (--schema) can be
+	// benchmarked again.
+	prefix := fmt.Sprintf("acc_sig%d_", time.Now().UnixNano())
 	accs := make([]string, signalsAccounts)
 	for i := range accs {
-		accs[i] = fmt.Sprintf("acc_bench%05d", i)
+		accs[i] = fmt.Sprintf("%s%05d", prefix, i)
 	}
 	if err := env.node.DB.BenchAccounts(ctx, accs, time.Now()); err != nil {
 		return nil, err
@@ -107,7 +110,7 @@ func prepareSignals(ctx context.Context, env *benchEnv) (*benchPair, error) {
 		sigs := make([]map[string]any, signalsBatch)
 		for i := range sigs {
 			n := b*signalsBatch + i
-			sigs[i] = benchSignal(n, fmt.Sprintf("acc_bench%05d", n%signalsAccounts))
+			sigs[i] = benchSignal(n, accs[n%signalsAccounts])
 			s := monban.Signal{AccountID: sigs[i]["account_id"].(string), Type: sigs[i]["type"].(string),
 				DeviceID: sigs[i]["device_id"].(string), IP: sigs[i]["ip"].(string)}
 			if a, ok := sigs[i]["amount"].(int); ok {
@@ -157,6 +160,15 @@ var rollbackLocks = func() int {
 	}
 	return 20000
 }()
+
+// rollbackEnv reads a positive integer override of the rollback bench
+// (MONBAN_BENCH_ROLLBACK_BATCH, MONBAN_BENCH_ROLLBACK_WORKERS), or 0.
+func rollbackEnv(name string) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return 0
+}
 
 // rollbackScenario: risk.Service.Rollback lifting rollbackLocks locks of one
 // rule (each with a notice to a verified email and an audit entry, in
@@ -220,7 +232,8 @@ func prepareRollback(ctx context.Context, env *benchEnv) (*benchPair, error) {
 	}
 	run := func(ctx context.Context, _ loadtest.Options) (loadtest.Result, error) {
 		return timed(ctx, func(ctx context.Context) (int, error) {
-			p, err := env.node.Risk.Rollback(ctx, risk.RollbackOptions{Filter: filter, By: "operator:bench", Batch: 5000})
+			p, err := env.node.Risk.Rollback(ctx, risk.RollbackOptions{Filter: filter, By: "operator:bench",
+				Batch: rollbackEnv("MONBAN_BENCH_ROLLBACK_BATCH"), Workers: rollbackEnv("MONBAN_BENCH_ROLLBACK_WORKERS")})
 			return p.Lifted, err
 		})
 	}

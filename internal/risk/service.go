@@ -28,7 +28,7 @@ type Store interface {
 	TripBreaker(ctx context.Context, b monban.RiskBreaker, ev monban.AuditEvent) (bool, error)
 	Breakers(ctx context.Context) ([]monban.RiskBreaker, error)
 	CountLocks(ctx context.Context, f monban.LockFilter) (int, error)
-	LocksAfter(ctx context.Context, f monban.LockFilter, afterID string, limit int) ([]monban.Lock, error)
+	LocksAfter(ctx context.Context, f monban.LockFilter, afterAccount string, limit int) ([]monban.Lock, error)
 	NoticeTargets(ctx context.Context, accountIDs []string) (map[string]string, map[string][]monban.Identifier, error)
 	AccountByID(ctx context.Context, id string) (*monban.Account, error)
 	IdentifiersByAccount(ctx context.Context, accountID string) ([]monban.Identifier, error)
@@ -38,7 +38,7 @@ type Store interface {
 // Notices composes the lock and unlock notices (notices.Service).
 type Notices interface {
 	Compose(ctx context.Context, accountID, topic string, params map[string]string, opts notices.Options) (*monban.Notice, []*monban.Message, error)
-	ComposeFor(accountID, lang string, ids []monban.Identifier, topic string, params map[string]string) (*monban.Notice, []*monban.Message, error)
+	NewBatch(topic string, newID func(prefix string) string) (*notices.Batch, error)
 }
 
 // Codes sends and checks the self-service unlock code (codes.Service).

@@ -15,6 +15,8 @@ var riskTests = []struct {
 	{"RiskBucketsAddUp", testRiskBucketsAddUp},
 	{"LockOnePerAccount", testLockOnePerAccount},
 	{"LiftLocksOnce", testLiftLocksOnce},
+	{"LiftBatchOncePerAccount", testLiftBatchOncePerAccount},
+	{"LiftBatchRefTaken", testLiftBatchRefTaken},
 	{"BreakerStopsLocks", testBreakerStopsLocks},
 }
 
