@@ -56,6 +56,7 @@ const (
 	AuditDeviceTrusted    = "device.trusted"
 	AuditDeviceUntrusted  = "device.untrusted"
 	AuditReauthenticated  = "session.reauthenticated"
+	AuditReauthFailed     = "session.reauth_failed" // a wrong password from a signed-in session
 )
 
 // CeremonyKind names a WebAuthn ceremony.

@@ -60,23 +60,3 @@ func (s *Service) StartVerified(ctx context.Context, accountID string, level int
 	}
 	return si, err
 }
-
-// CheckPassword proves the account's password again (re-authentication
-// before a sensitive change). A wrong password is "reauth.wrong_password".
-func (s *Service) CheckPassword(ctx context.Context, accountID, pw string) error {
-	if len(pw) > MaxPasswordBytes {
-		return monban.Errorf(monban.EInvalid, "password.too_long").WithField("password").WithParams(map[string]any{"max": 256})
-	}
-	a, err := s.store.AccountByID(ctx, accountID)
-	if err != nil {
-		return err
-	}
-	ok, _, err := s.hasher.Verify(ctx, a.PasswordHash, pw)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return monban.Errorf(monban.EUnauthorized, "reauth.wrong_password").WithField("password")
-	}
-	return nil
-}

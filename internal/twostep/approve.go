@@ -207,7 +207,7 @@ func (s *Service) AuthAt(ctx context.Context, cur *account.Current) (time.Time, 
 // Reauthenticate checks the password again for cur's session, so that a
 // sensitive change can follow within the factors' window.
 func (s *Service) Reauthenticate(ctx context.Context, cur *account.Current, password string, m account.Meta) error {
-	if err := s.accounts.CheckPassword(ctx, cur.Account.ID, password); err != nil {
+	if err := s.accounts.CheckPassword(ctx, cur, password, m); err != nil {
 		return err
 	}
 	now := s.clock.Now()

@@ -201,37 +201,3 @@ func (s *Server) apiDecideApproval(w http.ResponseWriter, r *http.Request) error
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
-
-// apiFactors lists the account's second factors.
-func (s *Server) apiFactors(w http.ResponseWriter, r *http.Request) error {
-	cur, err := s.apiCurrent(r)
-	if err != nil {
-		return err
-	}
-	fs, err := s.factors.List(r.Context(), cur.Account.ID)
-	if err != nil {
-		return err
-	}
-	type factorOut struct {
-		ID         string     `json:"id"`
-		Kind       string     `json:"kind"`
-		Name       string     `json:"name"`
-		CreatedAt  time.Time  `json:"created_at"`
-		LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-		Remaining  *int       `json:"remaining,omitempty"`
-	}
-	out := []factorOut{}
-	for _, f := range fs {
-		o := factorOut{ID: f.ID, Kind: string(f.Kind), Name: f.Name, CreatedAt: f.CreatedAt.UTC()}
-		if !f.LastUsedAt.IsZero() {
-			t := f.LastUsedAt.UTC()
-			o.LastUsedAt = &t
-		}
-		if f.Kind == monban.FactorRecoveryCodes {
-			n := f.Remaining
-			o.Remaining = &n
-		}
-		out = append(out, o)
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"two_step": cur.Account.TwoStep, "factors": out})
-}

@@ -62,19 +62,20 @@ func databases() []string {
 	return dbs
 }
 
-// eachDB runs fn as a subtest per database, each with a fresh node.
-func eachDB(t *testing.T, fn func(t *testing.T, h *harness)) {
+// eachDB runs fn as a subtest per database, each with a fresh node whose
+// configuration opts adjust.
+func eachDB(t *testing.T, fn func(t *testing.T, h *harness), opts ...func(*node.Config)) {
 	t.Helper()
 	for _, db := range databases() {
 		t.Run(db, func(t *testing.T) {
 			t.Parallel()
-			fn(t, newHarness(t, db))
+			fn(t, newHarness(t, db, opts...))
 		})
 	}
 }
 
 // newHarness starts a node on a fresh database of the named kind.
-func newHarness(t testing.TB, db string) *harness {
+func newHarness(t testing.TB, db string, opts ...func(*node.Config)) *harness {
 	t.Helper()
 	cfg := node.DefaultConfig()
 	cfg.Data = t.TempDir()
@@ -82,6 +83,9 @@ func newHarness(t testing.TB, db string) *harness {
 	cfg.Secret = testSecret
 	cfg.HashMemoryKiB, cfg.HashTime, cfg.HashThreads = 64, 1, 1
 	cfg.SessionIdle, cfg.SessionAbsolute = idleTimeout, absoluteTimeout
+	for _, o := range opts {
+		o(&cfg)
+	}
 	var rawDriver, rawDSN string
 	switch db {
 	case "sqlite":

@@ -213,7 +213,7 @@ func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	id := r.PathValue("id")
-	if cerr := s.factors.ConfirmTOTP(r.Context(), a, id, code, name); cerr != nil {
+	if cerr := s.confirmTOTP(r, cur, a, id, code, name); cerr != nil {
 		if k := errKey(cerr); k == "totp.wrong" || k == "totp.replayed" {
 			v := s.view(w, r, "totp.title")
 			v.SignedIn = true
@@ -222,7 +222,6 @@ func (s *Server) pageTOTPConfirm(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.changeError(w, r, cur, "/account/security", cerr)
 	}
-	s.factorChanged(r, cur, "totp")
 	http.Redirect(w, r, "/account/security?done=totp", http.StatusSeeOther)
 	return nil
 }
@@ -236,11 +235,10 @@ func (s *Server) pageRecoveryCodes(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	codes, gerr := s.factors.GenerateRecoveryCodes(r.Context(), a)
+	codes, gerr := s.newRecoveryCodes(r, cur, a)
 	if gerr != nil {
 		return s.changeError(w, r, cur, "/account/security", gerr)
 	}
-	s.factorChanged(r, cur, "recovery_codes")
 	v := s.view(w, r, "rcodes.title")
 	v.SignedIn = true
 	v.Data = codes
@@ -277,10 +275,9 @@ func (s *Server) pageFactorRemove(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if rerr := s.factors.Remove(r.Context(), a, r.PathValue("id")); rerr != nil {
+	if rerr := s.removeFactor(r, cur, a, r.PathValue("id")); rerr != nil {
 		return s.changeError(w, r, cur, "/account/security", rerr)
 	}
-	s.factorChanged(r, cur, "removed")
 	http.Redirect(w, r, "/account/security?done=removed", http.StatusSeeOther)
 	return nil
 }
@@ -298,24 +295,21 @@ func (s *Server) pageTwoStep(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	on := r.PostFormValue("on") == "1"
-	if on && r.PostFormValue("confirm") != "codes" {
-		strong, err := s.factors.HasStrongFactor(r.Context(), cur.Account.ID)
+	weak, err := s.codesOnlyTwoStep(r, cur, on, r.PostFormValue("confirm") == "codes")
+	if err != nil {
+		return err
+	}
+	if weak {
+		v, err := s.securityView(w, r, cur)
 		if err != nil {
 			return err
 		}
-		if !strong {
-			v, err := s.securityView(w, r, cur)
-			if err != nil {
-				return err
-			}
-			s.render(w, r, http.StatusOK, "twostep_sms", v)
-			return nil
-		}
+		s.render(w, r, http.StatusOK, "twostep_sms", v)
+		return nil
 	}
-	if terr := s.factors.SetTwoStep(r.Context(), a, on); terr != nil {
+	if terr := s.setTwoStep(r, cur, a, on); terr != nil {
 		return s.changeError(w, r, cur, "/account/security", terr)
 	}
-	s.factorChanged(r, cur, "two_step")
 	done := "off"
 	if on {
 		done = "on"
@@ -359,15 +353,7 @@ func (s *Server) pagePasskeyOptions(w http.ResponseWriter, r *http.Request) erro
 	if err := s.checkJSONCSRF(r); err != nil {
 		return err
 	}
-	a, err := s.actor(r, cur)
-	if err != nil {
-		return err
-	}
-	opts, err := s.factors.BeginPasskey(r.Context(), a, s.accountLabel(r, cur))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, opts)
+	return s.writePasskeyOptions(w, r, cur)
 }
 
 // pagePasskeyAdd stores the new passkey (JSON for twostep.js).
@@ -387,9 +373,8 @@ func (s *Server) pagePasskeyAdd(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.factors.FinishPasskey(r.Context(), a, ceremony, body, r.URL.Query().Get("name")); err != nil {
+	if err := s.addPasskey(r, cur, a, ceremony, body, r.URL.Query().Get("name")); err != nil {
 		return err
 	}
-	s.factorChanged(r, cur, "passkey")
 	return writeJSON(w, http.StatusOK, map[string]string{"next": "/account/security?done=passkey"})
 }

@@ -185,6 +185,17 @@ func (s *Server) routes() []route {
 		{pattern: "POST /api/v1/approvals/{id}", kind: kindAPI, handle: s.apiDecideApproval},
 		{pattern: "GET /api/v1/factors", kind: kindAPI, handle: s.apiFactors},
 
+		// Managing second factors from an app (api_factors.go).
+		{pattern: "POST /api/v1/session/reauth", kind: kindAPI, handle: s.apiReauth},
+		{pattern: "POST /api/v1/factors/totp", kind: kindAPI, handle: s.apiTOTPBegin},
+		{pattern: "POST /api/v1/factors/totp/{id}/confirm", kind: kindAPI, handle: s.apiTOTPConfirm},
+		{pattern: "POST /api/v1/factors/recovery-codes", kind: kindAPI, handle: s.apiRecoveryCodes},
+		{pattern: "POST /api/v1/factors/passkeys/options", kind: kindAPI, handle: s.apiPasskeyOptions},
+		{pattern: "POST /api/v1/factors/passkeys", kind: kindAPI, handle: s.apiPasskeyAdd},
+		{pattern: "PATCH /api/v1/factors/{id}", kind: kindAPI, handle: s.apiFactorRename},
+		{pattern: "DELETE /api/v1/factors/{id}", kind: kindAPI, handle: s.apiFactorDelete},
+		{pattern: "PUT /api/v1/two-step", kind: kindAPI, handle: s.apiTwoStep},
+
 		// Moving to a new device, for apps (api_transfers.go).
 		{pattern: "POST /api/v1/transfers/offer", kind: kindAPI, handle: s.apiTransferOffer},
 		{pattern: "POST /api/v1/transfers/receive", kind: kindAPI, handle: s.apiTransferReceive},
