@@ -36,6 +36,10 @@ type benchRow struct {
 	HalfRateP50    float64 `json:"half_rate_p50_ms,omitempty"`
 	HalfRateP99    float64 `json:"half_rate_p99_ms,omitempty"`
 	HalfRateErrors int     `json:"half_rate_errors,omitempty"`
+	// The reference at the same open-loop rate, by the same client: the
+	// latency the machine and the client add on their own.
+	RefHalfRateP50 float64 `json:"reference_half_rate_p50_ms,omitempty"`
+	RefHalfRateP99 float64 `json:"reference_half_rate_p99_ms,omitempty"`
 
 	Targets    benchTargets   `json:"targets"`
 	Pass       bool           `json:"pass"`
@@ -45,19 +49,17 @@ type benchRow struct {
 	Samples    []string       `json:"error_samples,omitempty"`
 }
 
-// measure runs rounds of scenario then reference (A B A B …) at
-// concurrency c, then, when asked, the half-rate latency rounds.
+// measure runs rounds of scenario and reference at concurrency c, in
+// counterbalanced order (A B, B A, A B, …: drift of the machine within a
+// round then favours neither side over the rounds), then, when asked, the
+// half-rate latency rounds.
 func measure(ctx context.Context, env *benchEnv, sc benchScenario, p *benchPair, c int, o benchOptions, log io.Writer) (benchRow, error) {
 	row := benchRow{Scenario: sc.name, Database: env.database, Concurrency: c, Reference: sc.reference,
 		Targets: sc.targets(env.database), Rounds: o.rounds, DurationS: o.duration.Seconds(), ErrorKinds: map[string]int{}}
 	opts := loadtest.Options{Concurrency: c, Duration: o.duration}
 	var runs, refs []loadtest.Result
 	for r := range o.rounds {
-		a, err := p.run(ctx, opts)
-		if err != nil {
-			return row, err
-		}
-		b, err := p.ref(ctx, opts)
+		a, b, err := pairRun(ctx, p, opts, r%2 == 1)
 		if err != nil {
 			return row, err
 		}
@@ -81,24 +83,45 @@ func measure(ctx context.Context, env *benchEnv, sc benchScenario, p *benchPair,
 	return row, nil
 }
 
+// pairRun runs the scenario and the reference once each, the reference
+// first when refFirst.
+func pairRun(ctx context.Context, p *benchPair, opts loadtest.Options, refFirst bool) (a, b loadtest.Result, err error) {
+	if refFirst {
+		if b, err = p.ref(ctx, opts); err != nil {
+			return a, b, err
+		}
+		a, err = p.run(ctx, opts)
+		return a, b, err
+	}
+	if a, err = p.run(ctx, opts); err != nil {
+		return a, b, err
+	}
+	b, err = p.ref(ctx, opts)
+	return a, b, err
+}
+
 // measureHalfRate sends open-loop at half the closed-loop rate, with spare
-// workers so that the client never holds requests back.
+// workers so that the client never holds requests back, to the scenario
+// and, in the same counterbalanced order, to the reference at the same
+// rate.
 func (row *benchRow) measureHalfRate(ctx context.Context, p *benchPair, c int, o benchOptions, log io.Writer) error {
 	row.HalfRate = round3(row.OpsPerSec / 2)
 	opts := loadtest.Options{Concurrency: 4 * c, Duration: o.duration, Rate: row.HalfRate}
-	var runs []loadtest.Result
+	var runs, refs []loadtest.Result
 	for r := range o.rounds {
-		res, err := p.run(ctx, opts)
+		res, ref, err := pairRun(ctx, p, opts, r%2 == 1)
 		if err != nil {
 			return err
 		}
-		runs = append(runs, res)
+		runs, refs = append(runs, res), append(refs, ref)
 		row.HalfRateErrors += res.Errors
 		row.addErrors(res)
-		fmt.Fprintf(log, "  %s %s at %.0f/s round %d/%d: p50 %v p99 %v\n", row.Scenario, row.Database, row.HalfRate,
-			r+1, o.rounds, res.P50, res.P99)
+		row.RefErrors += ref.Errors
+		fmt.Fprintf(log, "  %s %s at %.0f/s round %d/%d: p50 %v p99 %v (reference at the same rate: p50 %v p99 %v)\n",
+			row.Scenario, row.Database, row.HalfRate, r+1, o.rounds, res.P50, res.P99, ref.P50, ref.P99)
 	}
 	row.HalfRateP50, row.HalfRateP99 = medianMS(runs, p50Of), medianMS(runs, p99Of)
+	row.RefHalfRateP50, row.RefHalfRateP99 = medianMS(refs, p50Of), medianMS(refs, p99Of)
 	return nil
 }
 
@@ -175,14 +198,15 @@ func (o *benchOutput) write(row benchRow) {
 		return
 	}
 	if !o.header {
-		fmt.Fprintf(o.w, "%-11s %-8s %4s │ %10s %8s %8s %6s │ %-22s %10s %8s %8s │ %6s %7s │ %-22s │ %s\n",
+		fmt.Fprintf(o.w, "%-11s %-8s %4s │ %10s %8s %8s %6s │ %-22s %10s %8s %8s │ %6s %7s │ %-36s │ %s\n",
 			"SCEN", "DB", "CONC", "ops/s", "p50 ms", "p99 ms", "errors", "REFERENCE", "ops/s", "p50 ms", "p99 ms",
-			"RATIO", "target", "at 50% rate: p50/p99", "PASS")
+			"RATIO", "target", "at 50% rate: p50/p99 (reference)", "PASS")
 		o.header = true
 	}
 	half := "—"
 	if row.HalfRate > 0 {
-		half = fmt.Sprintf("%.0f/s: %.2f/%.2f ms", row.HalfRate, row.HalfRateP50, row.HalfRateP99)
+		half = fmt.Sprintf("%.0f/s: %.2f/%.2f ms (ref %.2f/%.2f)", row.HalfRate, row.HalfRateP50, row.HalfRateP99,
+			row.RefHalfRateP50, row.RefHalfRateP99)
 	}
 	target := "—"
 	if row.Targets.Ratio > 0 {
@@ -192,7 +216,7 @@ func (o *benchOutput) write(row benchRow) {
 		target = fmt.Sprintf("≥%.0f/s", row.Targets.OpsPerSec)
 	}
 	pass := map[bool]string{true: "ok", false: "MISS"}[row.Pass]
-	fmt.Fprintf(o.w, "%-11s %-8s %4d │ %10.1f %8.2f %8.2f %6d │ %-22s %10.1f %8.2f %8.2f │ %6.3f %7s │ %-22s │ %s\n",
+	fmt.Fprintf(o.w, "%-11s %-8s %4d │ %10.1f %8.2f %8.2f %6d │ %-22s %10.1f %8.2f %8.2f │ %6.3f %7s │ %-36s │ %s\n",
 		row.Scenario, row.Database, row.Concurrency, row.OpsPerSec, row.P50, row.P99, row.Errors,
 		row.Reference, row.RefOps, row.RefP50, row.RefP99, row.Ratio, target, half, pass)
 	if len(row.Samples) > 0 {

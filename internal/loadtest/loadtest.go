@@ -182,9 +182,15 @@ func (w *worker) paced(ctx context.Context, id int, ticks <-chan time.Time, seq 
 	}
 }
 
+// schedulerTick is the shortest sleep of the open-loop scheduler. Shorter
+// sleeps release requests closer to when they are due; a request released
+// late is still timed from when it was due, so the tick shows up in the
+// measured latency (up to one tick), never hides it.
+const schedulerTick = 200 * time.Microsecond
+
 // schedule emits the due time of each request at rate per second until stop
 // (or count requests), then closes the channel. It wakes at most every
-// millisecond and releases every request that has come due.
+// schedulerTick and releases every request that has come due.
 func schedule(ctx context.Context, start, stop time.Time, rate float64, count, buffer int) <-chan time.Time {
 	ch := make(chan time.Time, buffer)
 	interval := time.Duration(float64(time.Second) / rate)
@@ -198,7 +204,7 @@ func schedule(ctx context.Context, start, stop time.Time, rate float64, count, b
 				return
 			}
 			if wait := time.Until(due); wait > 0 {
-				timer.Reset(max(wait, time.Millisecond))
+				timer.Reset(max(wait, schedulerTick))
 				select {
 				case <-timer.C:
 				case <-ctx.Done():
