@@ -310,7 +310,7 @@ func (db *DB) FlowsByAccount(ctx context.Context, accountID string, since time.T
 // MessagesByFlow returns the messages sent in a flow, newest first.
 func (db *DB) MessagesByFlow(ctx context.Context, flowID string) ([]monban.Message, error) {
 	rows, err := db.r.QueryContext(ctx, db.q(`SELECT `+messageColumns+` FROM messages
-		WHERE flow_id = ? ORDER BY created_at DESC, id DESC`), flowID)
+		WHERE flow_id = ? AND flow_id <> '' ORDER BY created_at DESC, id DESC`), flowID)
 	if err != nil {
 		return nil, wrap("messages by flow", err)
 	}

@@ -171,7 +171,7 @@ func (db *DB) ApplyReceipt(ctx context.Context, provider, providerID, messageID 
 		return db.execOne(ctx, "apply receipt", set+`WHERE id = ? AND provider IN (?, '') AND status IN ('sent', 'sending')`,
 			append(args, messageID, provider)...)
 	case provider != "" && providerID != "":
-		return db.execOne(ctx, "apply receipt", set+`WHERE provider = ? AND provider_id = ? AND status = 'sent'`,
+		return db.execOne(ctx, "apply receipt", set+`WHERE provider = ? AND provider <> '' AND provider_id = ? AND status = 'sent'`,
 			append(args, provider, providerID)...)
 	}
 	return false, monban.Errorf(monban.EInvalid, "receipt.no_id").WithField("provider_id")
