@@ -121,6 +121,10 @@ func scanDelivery(sc scanner) (monban.WebhookDelivery, error) {
 // or left sending by a worker whose lease lapsed) for one attempt each. On
 // PostgreSQL concurrent claimers skip each other's rows.
 func (db *DB) ClaimWebhookDeliveries(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]monban.WebhookDelivery, error) {
+	if due, err := db.anyDue(ctx, `SELECT 1 FROM webhook_deliveries WHERE status = 'queued' AND next_attempt_at <= ?
+		UNION ALL SELECT 1 FROM webhook_deliveries WHERE status = 'sending' AND lease_until < ? LIMIT 1`, now); err != nil || !due {
+		return nil, err
+	}
 	var out []monban.WebhookDelivery
 	err := db.inTx(ctx, "claim webhook deliveries", func(tx *sql.Tx) error {
 		n := micros(now)
