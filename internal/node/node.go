@@ -148,7 +148,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		GlobalPerMinute: cfg.SignInFailuresPerMinute}, log)
 	accounts.SetThrottle(throttleSvc)
 	recoverySvc := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
-		Hasher: hasher, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
+		Hasher: hasher, Passwords: accounts, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
 		Clock: clock, Random: rand.Reader, Log: log}, recovery.Config{PublicURL: cfg.PublicURL})
 	factorSvc, twoStep, err := wireTwoStep(cfg, db, box, secret, accounts, codeSvc, noticeSvc, clock, log)
 	if err != nil {

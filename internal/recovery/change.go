@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/throttle"
@@ -18,29 +19,12 @@ type ChangeInput struct {
 	Password  string                // re-authentication: the current password, now
 	Lang      string
 	Meta      Meta
-}
 
-func errReauth() error {
-	return monban.Errorf(monban.EUnauthorized, "reauth.failed").WithField("password")
-}
-
-// reauth checks the current password, throttled like a sign-in from the
-// session's device, so a stolen session cannot guess it faster.
-func (s *Service) reauth(ctx context.Context, a *monban.Account, pw string, m Meta) error {
-	tk, err := s.Throttle.Begin(ctx, throttle.Attempt{Authenticator: throttle.Password, AccountIDs: []string{a.ID},
-		DeviceID: m.DeviceID, IP: m.IP})
-	if err != nil {
-		return err
-	}
-	ok, _, err := s.Hasher.Verify(ctx, a.PasswordHash, pw)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		s.Throttle.Failed(ctx, tk)
-		return errReauth()
-	}
-	return s.Throttle.Succeeded(ctx, tk, a.ID)
+	// Current is the signed-in session asking, and Auth the request as the
+	// password check sees it (its device): the password is proved again
+	// as everywhere else (account.Service.CheckPassword).
+	Current *account.Current
+	Auth    account.Meta
 }
 
 // StartChange checks the password and sends a code to the new contact.
@@ -62,7 +46,12 @@ func (s *Service) StartChange(ctx context.Context, in ChangeInput) (*monban.Cont
 	if err != nil {
 		return nil, err
 	}
-	if err := s.reauth(ctx, a, in.Password, in.Meta); err != nil {
+	if in.Current == nil || in.Current.Account.ID != a.ID {
+		return nil, monban.Errorf(monban.EUnauthorized, "session.invalid")
+	}
+	// A wrong password is audited and reported to the risk rules, and it
+	// spends the sign-in budget: a stolen session guesses no faster here.
+	if err := s.Passwords.CheckPassword(ctx, in.Current, in.Password, in.Auth); err != nil {
 		return nil, err
 	}
 	ids, err := s.Store.IdentifiersByAccount(ctx, a.ID)

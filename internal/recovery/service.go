@@ -10,11 +10,11 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/monban-dev/monban/internal/pacing"
-
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/throttle"
 )
 
@@ -112,12 +112,22 @@ type Deps struct {
 	Notices  Notices
 	Throttle Throttle
 	Hasher   Hasher
-	Policy   Policy
-	IDs      Normalizer
-	Outbox   Notifier
-	Clock    monban.Clock
-	Random   io.Reader
-	Log      *slog.Logger
+	// Passwords proves a signed-in person's password again before a
+	// contact change (account.Service).
+	Passwords PasswordChecker
+	Policy    Policy
+	IDs       Normalizer
+	Outbox    Notifier
+	Clock     monban.Clock
+	Random    io.Reader
+	Log       *slog.Logger
+}
+
+// PasswordChecker proves the password of a signed-in session's account
+// again: throttled like a sign-in, a wrong one audited and reported to the
+// risk rules (account.Service.CheckPassword).
+type PasswordChecker interface {
+	CheckPassword(ctx context.Context, cur *account.Current, pw string, m account.Meta) error
 }
 
 // Service implements login help and contact changes.

@@ -147,7 +147,7 @@ func (s *Server) apiStartChange(w http.ResponseWriter, r *http.Request) error {
 	}
 	c, err := s.recovery.StartChange(r.Context(), recovery.ChangeInput{AccountID: cur.Account.ID, SessionID: cur.Session.ID,
 		Kind: monban.IdentifierKind(req.Kind), Value: req.Value, Password: req.Password, Lang: cur.Account.Lang,
-		Meta: s.changeMeta(r, cur)})
+		Meta: s.changeMeta(r, cur), Current: cur, Auth: s.meta(r, monban.SessionApp, cur.Session.DeviceID)})
 	if err != nil {
 		return err
 	}

@@ -57,7 +57,8 @@ func (s *Server) pageContactSubmit(w http.ResponseWriter, r *http.Request) error
 		return s.formError(w, r, v, "contact_change", err)
 	}
 	c, err := s.recovery.StartChange(r.Context(), recovery.ChangeInput{AccountID: cur.Account.ID, SessionID: cur.Session.ID,
-		Kind: kind, Value: value, Password: r.PostFormValue("password"), Lang: v.Lang, Meta: s.changeMeta(r, cur)})
+		Kind: kind, Value: value, Password: r.PostFormValue("password"), Lang: v.Lang, Meta: s.changeMeta(r, cur),
+		Current: cur, Auth: s.meta(r, monban.SessionWeb, s.deviceID(r))})
 	if err != nil {
 		return s.formError(w, r, v, "contact_change", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/seal"
 )
 
@@ -366,11 +367,21 @@ func TestContactChangeTakeover(t *testing.T) {
 			return h.do(request{method: "POST", path: "/api/v1/contact-changes", bearer: attacker.Token,
 				json: map[string]any{"kind": "email", "value": "evil@example.net", "password": pw}})
 		}
+		// A wrong password changes nothing but the audit log, where it is a
+		// failed re-authentication as on every other sensitive change.
 		before := h.snapshot()
-		if p := change("guessing the password").wantStatus(t, http.StatusUnauthorized).problem(t); p.Key != "reauth.failed" {
+		if p := change("guessing the password").wantStatus(t, http.StatusUnauthorized).problem(t); p.Key != "reauth.wrong_password" {
 			t.Fatalf("wrong password: %s", p.Key)
 		}
-		h.unchanged(before)
+		want := before
+		want.Audit++
+		h.unchanged(want)
+		if acts := h.auditActions(owner.ID); acts[len(acts)-1] != monban.AuditReauthFailed {
+			t.Fatalf("audit ends %v, want %s", acts[len(acts)-1:], monban.AuditReauthFailed)
+		}
+		if n := h.countMessages("evil@example.net", "code.contact_change"); n != 0 {
+			t.Fatalf("%d codes sent to the new address after a wrong password", n)
+		}
 		r := change(goodPassword).wantStatus(t, http.StatusCreated)
 		var chg struct {
 			ID, Destination string
