@@ -170,6 +170,10 @@ func startCPUProfile(path string) (func(), error) {
 
 func runScenario(ctx context.Context, env *benchEnv, sc benchScenario, o benchOptions, out *benchOutput, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "monban bench: preparing %s on %s…\n", sc.name, env.database)
+	if env.server != nil {
+		fmt.Fprintf(stderr, "monban bench: PostgreSQL %s, shared_buffers %s, max_wal_size %s\n",
+			env.server["server_version"], env.server["shared_buffers"], env.server["max_wal_size"])
+	}
 	pair, err := sc.prepare(ctx, env)
 	if err != nil {
 		return err

@@ -41,6 +41,8 @@ type benchRow struct {
 	RefHalfRateP50 float64 `json:"reference_half_rate_p50_ms,omitempty"`
 	RefHalfRateP99 float64 `json:"reference_half_rate_p99_ms,omitempty"`
 
+	Server map[string]string `json:"server,omitempty"` // PostgreSQL settings of the run
+
 	Targets    benchTargets   `json:"targets"`
 	Pass       bool           `json:"pass"`
 	Rounds     int            `json:"rounds"`
@@ -55,7 +57,8 @@ type benchRow struct {
 // half-rate latency rounds.
 func measure(ctx context.Context, env *benchEnv, sc benchScenario, p *benchPair, c int, o benchOptions, log io.Writer) (benchRow, error) {
 	row := benchRow{Scenario: sc.name, Database: env.database, Concurrency: c, Reference: sc.reference,
-		Targets: sc.targets(env.database), Rounds: o.rounds, DurationS: o.duration.Seconds(), ErrorKinds: map[string]int{}}
+		Targets: sc.targets(env.database), Rounds: o.rounds, DurationS: o.duration.Seconds(), ErrorKinds: map[string]int{},
+		Server: env.server}
 	opts := loadtest.Options{Concurrency: c, Duration: o.duration}
 	var runs, refs []loadtest.Result
 	for r := range o.rounds {

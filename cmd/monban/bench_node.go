@@ -31,9 +31,10 @@ type benchEnv struct {
 	database string // "sqlite" or "postgres"
 	pgDSN    string // as given to --postgres, for further nodes
 	apiKey   string
-	accounts []string // usernames, all with benchPassword
-	ids      []string // account ids, in the order of accounts
-	prefix   string   // of the bench usernames; "benchuser" by default
+	accounts []string          // usernames, all with benchPassword
+	ids      []string          // account ids, in the order of accounts
+	prefix   string            // of the bench usernames; "benchuser" by default
+	server   map[string]string // PostgreSQL: the server settings the figures depend on
 
 	cleanup []func()
 }
@@ -139,6 +140,9 @@ func (env *benchEnv) freshSchema(ctx context.Context, dsn string) (string, error
 		}
 		db.Close()
 	})
+	if env.server, err = serverSettings(ctx, db); err != nil {
+		return "", fmt.Errorf("--postgres: read settings: %w", err)
+	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
@@ -242,4 +246,21 @@ func (env *benchEnv) sessionTokens(ctx context.Context, n int) ([]string, error)
 		}
 	}
 	return tokens, nil
+}
+
+// benchServerSettings are the PostgreSQL settings a figure depends on;
+// every row of a PostgreSQL run carries them (docs/operations.md says why).
+var benchServerSettings = []string{"server_version", "shared_buffers", "max_wal_size", "checkpoint_timeout",
+	"wal_compression", "synchronous_commit"}
+
+func serverSettings(ctx context.Context, db *sql.DB) (map[string]string, error) {
+	out := map[string]string{}
+	for _, name := range benchServerSettings {
+		var v string
+		if err := db.QueryRowContext(ctx, "SELECT current_setting($1)", name).Scan(&v); err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	return out, nil
 }
