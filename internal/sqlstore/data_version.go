@@ -11,11 +11,14 @@ import (
 // Writes by other processes on the same SQLite file (the admin command,
 // a second node started by mistake) do not pass through this process's
 // commit hook. PRAGMA data_version, read again and again on one
-// connection, changes whenever any other connection has committed; a
-// watcher polls it and counts each change as a commit, so the session
-// cache drops what it read before. The cache is trusted only while the
-// watcher is alive: when its last poll is older than watchStale, every
-// check reads the database.
+// connection, changes whenever any other connection has committed. The
+// watcher reads it on this process's write connection, so that it changes
+// for other processes' commits only (this process's own are counted by the
+// commit hook, and its read connections never write), and counts each
+// change as a commit: the session cache drops what it read before. The
+// cache is trusted only while the watcher is alive: when its last poll is
+// older than watchStale (a long write transaction holds the connection, or
+// polling failed), every check reads the database.
 
 // watchEvery is how often the watcher polls: the longest a write by
 // another process can go unseen by the session check.
@@ -25,7 +28,7 @@ const watchEvery = 100 * time.Millisecond
 const watchStale = time.Second
 
 type dataVersionWatch struct {
-	conn    *sql.DB // one connection: data_version is per connection
+	conn    *sql.DB // the write connection (one): data_version is per connection
 	commits *atomic.Uint64
 	mu      sync.Mutex // one poll at a time
 	last    int64
@@ -35,21 +38,14 @@ type dataVersionWatch struct {
 	done    sync.WaitGroup
 }
 
-func newDataVersionWatch(path string, commits *atomic.Uint64) (*dataVersionWatch, error) {
-	conn, err := sql.Open("sqlite", "file:"+path+"?_query_only=1&_busy_timeout=10000")
-	if err != nil {
+func newDataVersionWatch(w *sql.DB, commits *atomic.Uint64) (*dataVersionWatch, error) {
+	dv := &dataVersionWatch{conn: w, commits: commits, last: -1, stop: make(chan struct{})}
+	if err := dv.poll(context.Background(), time.Now()); err != nil {
 		return nil, err
 	}
-	conn.SetMaxOpenConns(1)
-	conn.SetMaxIdleConns(1)
-	w := &dataVersionWatch{conn: conn, commits: commits, last: -1, stop: make(chan struct{})}
-	if err := w.poll(context.Background(), time.Now()); err != nil {
-		conn.Close()
-		return nil, err
-	}
-	w.done.Add(1)
-	go w.run()
-	return w, nil
+	dv.done.Add(1)
+	go dv.run()
+	return dv, nil
 }
 
 func (w *dataVersionWatch) run() {
@@ -101,6 +97,6 @@ func (w *dataVersionWatch) halt() {
 }
 
 func (w *dataVersionWatch) close() error {
-	w.halt()
-	return w.conn.Close()
+	w.halt() // the connection is the store's, closed with it
+	return nil
 }

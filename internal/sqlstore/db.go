@@ -24,6 +24,7 @@ type DB struct {
 	wanted sync.Map // query texts seen in transactions, to prepare after them
 
 	commits  atomic.Uint64     // SQLite: commits on the write connection so far
+	quiet    atomic.Bool       // SQLite: set while a commit the session cache applies itself runs
 	sessions *sessionCache     // SQLite: session checks since the last commit
 	watch    *dataVersionWatch // SQLite: other processes' commits, counted into commits
 }
@@ -42,10 +43,10 @@ func Open(ctx context.Context, dsn string, clock monban.Clock) (*DB, error) {
 		db.r = db.w
 	} else {
 		db.d = newDialect(dialectSQLite)
-		db.w, db.r, err = openSQLite(dsn, &db.commits)
+		db.w, db.r, err = openSQLite(dsn, &db.commits, &db.quiet)
 		db.sessions = newSessionCache()
 		if err == nil {
-			if db.watch, err = newDataVersionWatch(dsn, &db.commits); err != nil {
+			if db.watch, err = newDataVersionWatch(db.w, &db.commits); err != nil {
 				db.w.Close()
 				db.r.Close()
 			}
@@ -69,10 +70,11 @@ func (db *DB) Close() error {
 			return true
 		})
 	}
-	err := db.w.Close()
+	var err error
 	if db.watch != nil {
-		err = errors.Join(err, db.watch.close())
+		err = db.watch.close() // before the write connection it polls on
 	}
+	err = errors.Join(err, db.w.Close())
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
 	}

@@ -75,7 +75,7 @@ func openPostgres(dsn string) (*sql.DB, error) {
 // connections. With one writer in-process and WAL letting readers run beside
 // it, writers queue in database/sql instead of failing with SQLITE_BUSY;
 // busy_timeout covers other processes (e.g. the CLI) on the same file.
-func openSQLite(path string, commits *atomic.Uint64) (w, r *sql.DB, err error) {
+func openSQLite(path string, commits *atomic.Uint64, quiet *atomic.Bool) (w, r *sql.DB, err error) {
 	q := url.Values{}
 	q.Set("_busy_timeout", "10000")
 	q.Set("_journal_mode", "WAL")
@@ -87,7 +87,7 @@ func openSQLite(path string, commits *atomic.Uint64) (w, r *sql.DB, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w = sql.OpenDB(commitCounter{Connector: base, commits: commits})
+	w = sql.OpenDB(commitCounter{Connector: base, commits: commits, quiet: quiet})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -204,9 +204,15 @@ func (d *dialect) forUpdate() string {
 // commitCounter counts the commits of the SQLite write connection, so that
 // what is cached from reads (the session check) can tell whether anything
 // changed since: every write in this process goes through that connection.
+//
+// A commit made while quiet is set is not counted: the last-seen touch of
+// a session, which the cache applies to its entry itself (TouchSession).
+// quiet is set only while the one write connection is held for that
+// statement, so no other commit can pass uncounted.
 type commitCounter struct {
 	driver.Connector
 	commits *atomic.Uint64
+	quiet   *atomic.Bool
 }
 
 func (c commitCounter) Connect(ctx context.Context) (driver.Conn, error) {
@@ -220,7 +226,9 @@ func (c commitCounter) Connect(ctx context.Context) (driver.Conn, error) {
 		return nil, errors.New("sqlstore: the SQLite driver offers no commit hook")
 	}
 	h.RegisterCommitHook(func() int32 {
-		c.commits.Add(1)
+		if !c.quiet.Load() {
+			c.commits.Add(1)
+		}
 		return 0
 	})
 	// A new connection may follow a lost one whose commits went uncounted.

@@ -93,9 +93,31 @@ func scanSession(sc scanner) (monban.Session, error) {
 }
 
 // TouchSession records that the session was used at at.
+//
+// On SQLite the write does not empty the session cache, which every other
+// commit does: each active session is touched once a minute, and with many
+// sessions the cache would hardly ever hold. The write connection is held
+// for the one statement while its commit goes uncounted, and the cache
+// applies the new time itself.
 func (db *DB) TouchSession(ctx context.Context, id string, at time.Time) error {
-	res, err := db.w.ExecContext(ctx, db.q(`UPDATE sessions SET last_seen_at = ? WHERE id = ?`), micros(at), id)
-	return wrap("touch session", affectedOne(res, err))
+	const touch = `UPDATE sessions SET last_seen_at = ? WHERE id = ?`
+	if db.sessions == nil {
+		res, err := db.w.ExecContext(ctx, db.q(touch), micros(at), id)
+		return wrap("touch session", affectedOne(res, err))
+	}
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return wrap("touch session", err)
+	}
+	defer conn.Close()
+	db.quiet.Store(true)
+	res, err := conn.ExecContext(ctx, db.q(touch), micros(at), id)
+	db.quiet.Store(false)
+	if err = affectedOne(res, err); err != nil {
+		return wrap("touch session", err)
+	}
+	db.sessions.touched(id, at)
+	return nil
 }
 
 // SessionsByAccount returns the account's sessions that are neither revoked

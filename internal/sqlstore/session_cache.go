@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"sync"
+	"time"
 
 	"github.com/monban-dev/monban"
 )
@@ -13,9 +14,15 @@ import (
 // used. A write by another process on the same file (the admin command)
 // is counted too, by the data_version watcher (data_version.go), within
 // watchEvery. PostgreSQL, shared by many nodes, has no such cache.
+//
+// A session's last-seen touch is the exception: it is written without
+// counting as a commit, and applied here instead, to the session's entry
+// and to every later read of it (seen), so a check that read the row just
+// before the touch cannot bring the older time back.
 type sessionCache struct {
-	mu sync.RWMutex
-	m  map[string]cachedState
+	mu   sync.RWMutex
+	m    map[string]cachedState
+	seen map[string]time.Time // session id → last-seen time written by a touch
 }
 
 type cachedState struct {
@@ -26,7 +33,9 @@ type cachedState struct {
 // maxCachedSessions bounds the cache's memory; past it, it starts over.
 const maxCachedSessions = 100_000
 
-func newSessionCache() *sessionCache { return &sessionCache{m: map[string]cachedState{}} }
+func newSessionCache() *sessionCache {
+	return &sessionCache{m: map[string]cachedState{}, seen: map[string]time.Time{}}
+}
 
 // get returns a copy of the entry for hash if nothing was committed since it
 // was read.
@@ -37,7 +46,31 @@ func (c *sessionCache) get(hash []byte, commits uint64) (*monban.SessionState, b
 	if !ok || e.commits != commits {
 		return nil, false
 	}
-	return copyState(&e.st), true
+	st := copyState(&e.st)
+	c.applySeen(st)
+	return st, true
+}
+
+// applySeen moves st's last-seen time forward to its latest touch.
+func (c *sessionCache) applySeen(st *monban.SessionState) {
+	c.mu.RLock()
+	t, ok := c.seen[st.Session.ID]
+	c.mu.RUnlock()
+	if ok && t.After(st.Session.LastSeenAt) {
+		st.Session.LastSeenAt = t
+	}
+}
+
+// touched records a last-seen time written to the database.
+func (c *sessionCache) touched(sessionID string, at time.Time) {
+	c.mu.Lock()
+	if len(c.seen) >= maxCachedSessions {
+		clear(c.seen)
+	}
+	if at.After(c.seen[sessionID]) {
+		c.seen[sessionID] = at
+	}
+	c.mu.Unlock()
 }
 
 // put stores st as read when commits commits had happened.

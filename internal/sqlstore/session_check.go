@@ -43,6 +43,7 @@ func (db *DB) SessionCheck(ctx context.Context, hash []byte) (*monban.SessionSta
 	if err != nil {
 		return nil, err
 	}
+	db.sessions.applySeen(st)
 	db.sessions.put(hash, st, commits)
 	return st, nil
 }
