@@ -16,21 +16,7 @@ import (
 // watcher has fallen behind.
 func TestForeignWriteSeen(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "monban.db")
-	node, err := Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close()
-	if err := node.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	node.watch.halt() // the test polls by hand
+	node, admin := openNodeAndAdmin(t)
 
 	t0 := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	newSession := func(name string) (*monban.Session, []byte) {
@@ -97,4 +83,27 @@ func TestForeignWriteSeen(t *testing.T) {
 	if live(h2) {
 		t.Fatal("with the watcher behind, the check answered from the cache")
 	}
+}
+
+// openNodeAndAdmin opens one migrated SQLite file twice, as a node and as
+// another process on the same file (the admin command) would; the node's
+// watcher is halted, so the test polls by hand.
+func openNodeAndAdmin(t *testing.T) (node, admin *DB) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "monban.db")
+	node, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close() })
+	if err := node.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if admin, err = Open(ctx, path, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	node.watch.halt()
+	return node, admin
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"crypto/sha256"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,21 +17,7 @@ import (
 // commits and not this one's.
 func TestTouchKeepsCache(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "monban.db")
-	node, err := Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Close()
-	if err := node.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := Open(ctx, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	node.watch.halt() // the test polls by hand
+	node, admin := openNodeAndAdmin(t)
 	poll := func() {
 		t.Helper()
 		if err := node.watch.poll(ctx, time.Now()); err != nil {
