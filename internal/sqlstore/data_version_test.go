@@ -20,19 +20,8 @@ func TestForeignWriteSeen(t *testing.T) {
 
 	t0 := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
 	newSession := func(name string) (*monban.Session, []byte) {
-		a := &monban.Account{ID: monban.NewID("acc"), Status: monban.AccountActive, PasswordHash: "x", CreatedAt: t0, UpdatedAt: t0}
-		if err := node.CreateAccount(ctx, a, []monban.Identifier{{Kind: monban.KindUsername, Value: name, CreatedAt: t0}},
-			monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditRegistered}); err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.Sum256([]byte("token-" + name))
-		s := &monban.Session{ID: monban.NewID("ses"), TokenHash: h[:], AccountID: a.ID, DeviceID: "dev_" + name,
-			Kind: monban.SessionApp, AuthLevel: monban.AuthPassword, Methods: []string{"pwd"},
-			CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		if err := node.CreateSession(ctx, s, nil, monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditSignedIn}); err != nil {
-			t.Fatal(err)
-		}
-		return s, h[:]
+		s := newTestSession(t, node, name, t0, time.Hour)
+		return s, s.TokenHash
 	}
 	revokedByAdmin := func(s *monban.Session) {
 		if err := admin.RevokeSession(ctx, s.AccountID, s.ID, t0.Add(time.Minute),
@@ -106,4 +95,25 @@ func openNodeAndAdmin(t *testing.T) (node, admin *DB) {
 	t.Cleanup(func() { admin.Close() })
 	node.watch.halt()
 	return node, admin
+}
+
+// newTestSession registers an account named name on db and starts an app
+// session for it at t0, lasting life; the token hash is
+// sha256("token-"+name).
+func newTestSession(t *testing.T, db *DB, name string, t0 time.Time, life time.Duration) *monban.Session {
+	t.Helper()
+	ctx := context.Background()
+	a := &monban.Account{ID: monban.NewID("acc"), Status: monban.AccountActive, PasswordHash: "x", CreatedAt: t0, UpdatedAt: t0}
+	if err := db.CreateAccount(ctx, a, []monban.Identifier{{Kind: monban.KindUsername, Value: name, CreatedAt: t0}},
+		monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditRegistered}); err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256([]byte("token-" + name))
+	s := &monban.Session{ID: monban.NewID("ses"), TokenHash: h[:], AccountID: a.ID, DeviceID: "dev_" + name,
+		Kind: monban.SessionApp, AuthLevel: monban.AuthPassword, Methods: []string{"pwd"},
+		CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(life)}
+	if err := db.CreateSession(ctx, s, nil, monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditSignedIn}); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -26,21 +26,11 @@ func TestTouchKeepsCache(t *testing.T) {
 	}
 
 	t0 := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
-	a := &monban.Account{ID: monban.NewID("acc"), Status: monban.AccountActive, PasswordHash: "x", CreatedAt: t0, UpdatedAt: t0}
-	if err := node.CreateAccount(ctx, a, []monban.Identifier{{Kind: monban.KindUsername, Value: "taro", CreatedAt: t0}},
-		monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditRegistered}); err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.Sum256([]byte("token-taro"))
-	s := &monban.Session{ID: monban.NewID("ses"), TokenHash: h[:], AccountID: a.ID, DeviceID: "dev_taro",
-		Kind: monban.SessionApp, AuthLevel: monban.AuthPassword, Methods: []string{"pwd"},
-		CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(24 * time.Hour)}
-	if err := node.CreateSession(ctx, s, nil, monban.AuditEvent{At: t0, AccountID: a.ID, Action: monban.AuditSignedIn}); err != nil {
-		t.Fatal(err)
-	}
+	s := newTestSession(t, node, "taro", t0, 24*time.Hour)
+	a, h := &monban.Account{ID: s.AccountID}, s.TokenHash
 	check := func() *monban.SessionState {
 		t.Helper()
-		st, err := node.SessionCheck(ctx, h[:])
+		st, err := node.SessionCheck(ctx, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +85,7 @@ func TestTouchKeepsCache(t *testing.T) {
 	sess := *st.Session
 	sess.LastSeenAt = t0
 	stale.Session = &sess
-	node.sessions.put(h[:], &stale, node.commits.Load())
+	node.sessions.put(h, &stale, node.commits.Load())
 	if st := check(); !st.Session.LastSeenAt.Equal(t1) {
 		t.Fatalf("a read from before the touch brought back last seen %v, want %v", st.Session.LastSeenAt, t1)
 	}
