@@ -2,8 +2,9 @@
 // not tell whether an account exists: a wrong password for a real account
 // costs more (a risk signal, bucket updates) than one for a name nobody
 // has, and login help for a real account issues a code. Equalising the work
-// itself is not always possible, so answers are padded to the running
-// median of the costlier path, as Authelia does for failed sign-ins.
+// itself is not always possible, so answers on both paths are padded to a
+// little above the running median of the costlier path, as Authelia does
+// for failed sign-ins.
 package pacing
 
 import (
@@ -17,8 +18,8 @@ import (
 // stall every answer after it.
 const maxWait = 2 * time.Second
 
-// Pacer pads the cheaper of two answer paths to the average duration of the
-// costlier one's median. The zero value is ready; it is safe for
+// Pacer pads the answers of two paths to a little above the running median
+// of the costlier one's work. The zero value is ready; it is safe for
 // concurrent use.
 type Pacer struct {
 	mu  sync.Mutex
@@ -51,7 +52,13 @@ func (p *Pacer) Done(ctx context.Context, start time.Time, costly bool) {
 			}
 		}
 	}
-	target := p.avg
+	// The target sits an eighth above the median, so that most answers
+	// on both paths end by the same wait rather than by their own work:
+	// an answer that ends by its wait also carries the timer's lateness,
+	// and were only the cheaper path's answers padded (the costlier
+	// path's half below the median), that lateness alone would tell the
+	// paths apart (unknown names answered 3–9 % slower, as measured).
+	target := p.avg + p.avg/8
 	p.mu.Unlock()
 	wait := min(target-elapsed, maxWait)
 	if wait <= 0 {
