@@ -19,10 +19,10 @@ type signals struct {
 	got []monban.Signal
 }
 
-func (s *signals) Record(_ context.Context, sig monban.Signal) {
+func (s *signals) Record(_ context.Context, sigs ...monban.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.got = append(s.got, sig)
+	s.got = append(s.got, sigs...)
 }
 
 func (s *signals) count(typ string) int {

@@ -10,7 +10,7 @@ import (
 // failures, new devices. It evaluates the rules inline, so a sign-in that
 // trips a rule is locked before its session is first used.
 type RiskRecorder interface {
-	Record(ctx context.Context, s monban.Signal)
+	Record(ctx context.Context, sigs ...monban.Signal)
 }
 
 // LockChecker says whether an account is locked (risk.Service).
@@ -74,16 +74,24 @@ func (s *Service) record(ctx context.Context, accountID, typ string, m Meta) {
 	if s.risk.rec == nil {
 		return
 	}
-	s.risk.rec.Record(ctx, monban.Signal{AccountID: accountID, Type: typ, At: s.clock.Now(), IP: m.IP, DeviceID: m.DeviceID})
+	s.risk.rec.Record(ctx, s.signal(accountID, typ, m))
+}
+
+func (s *Service) signal(accountID, typ string, m Meta) monban.Signal {
+	return monban.Signal{AccountID: accountID, Type: typ, At: s.clock.Now(), IP: m.IP, DeviceID: m.DeviceID}
 }
 
 // recordSignIn reports a sign-in, and a new device when the browser or app
-// had none this account knew.
+// had none this account knew, as one batch.
 func (s *Service) recordSignIn(ctx context.Context, si *SignedIn, m Meta) {
+	if s.risk.rec == nil {
+		return
+	}
+	sigs := make([]monban.Signal, 0, 2)
 	if m.DeviceID == "" {
 		m.DeviceID = si.DeviceID
-		s.record(ctx, si.Account.ID, monban.SignalNewDevice, m)
+		sigs = append(sigs, s.signal(si.Account.ID, monban.SignalNewDevice, m))
 	}
 	m.DeviceID = si.DeviceID
-	s.record(ctx, si.Account.ID, monban.SignalSignInSuccess, m)
+	s.risk.rec.Record(ctx, append(sigs, s.signal(si.Account.ID, monban.SignalSignInSuccess, m))...)
 }

@@ -142,15 +142,22 @@ type Outcome struct {
 }
 
 // Record is the hook other packages call with monban's own signals (a
-// sign-in, a new device, a code requested…): it stores and evaluates the
-// signal inline. Failures are logged, never passed on: a sign-in does not
-// fail because risk could not record it.
-func (s *Service) Record(ctx context.Context, sig monban.Signal) {
-	if sig.At.IsZero() {
-		sig.At = s.d.Clock.Now()
+// sign-in, a new device, a code requested…): it stores and evaluates them
+// inline, as one batch in one transaction (a sign-in's "new device" and
+// "signed in" cost one round of statements, not two). Their accounts come
+// from the store, so the existence check host-app signals get is skipped.
+// Failures are logged, never passed on: a sign-in does not fail because
+// risk could not record it.
+func (s *Service) Record(ctx context.Context, sigs ...monban.Signal) {
+	now := s.d.Clock.Now()
+	for i := range sigs {
+		if sigs[i].At.IsZero() {
+			sigs[i].At = now
+		}
 	}
-	if _, err := s.Ingest(ctx, []monban.Signal{sig}); err != nil {
-		s.d.Log.WarnContext(ctx, "risk: record signal", "type", sig.Type, "account", sig.AccountID, "err", err)
+	if _, err := s.ingest(ctx, sigs, true); err != nil && len(sigs) > 0 {
+		s.d.Log.WarnContext(ctx, "risk: record signals", "type", sigs[0].Type, "signals", len(sigs),
+			"account", sigs[0].AccountID, "err", err)
 	}
 }
 
@@ -158,6 +165,12 @@ func (s *Service) Record(ctx context.Context, sig monban.Signal) {
 // the accounts the enforced verdicts say to. The batch is stored in one
 // transaction; the rules then read the buckets as of the whole batch.
 func (s *Service) Ingest(ctx context.Context, sigs []monban.Signal) ([]Outcome, error) {
+	return s.ingest(ctx, sigs, false)
+}
+
+// ingest is Ingest; known says the accounts are known to exist (monban's
+// own signals), so none is looked up.
+func (s *Service) ingest(ctx context.Context, sigs []monban.Signal, known bool) ([]Outcome, error) {
 	now := s.d.Clock.Now()
 	for i := range sigs {
 		if err := validate(&sigs[i], now, i, len(sigs) > 1); err != nil {
@@ -168,9 +181,18 @@ func (s *Service) Ingest(ctx context.Context, sigs []monban.Signal) ([]Outcome, 
 	for i := range out {
 		out[i].Action = ActionAllow
 	}
-	kept, at, err := s.known(ctx, sigs)
-	if err != nil || len(kept) == 0 {
-		return out, err
+	kept, at := sigs, make([]int, len(sigs))
+	for i := range at {
+		at[i] = i
+	}
+	if !known {
+		var err error
+		if kept, at, err = s.known(ctx, sigs); err != nil {
+			return out, err
+		}
+	}
+	if len(kept) == 0 {
+		return out, nil
 	}
 	d := deltas(kept)
 	if err := s.d.Store.IngestSignals(ctx, kept, deltaRows(d)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/risk"
 )
 
@@ -497,5 +498,59 @@ func TestAdminRollbackAPI(t *testing.T) {
 			t.Fatalf("re-run: %+v", ra)
 		}
 		h.riskUnchanged(before)
+	})
+}
+
+// A sign-in from a new device reports "device.new" and "signin.success"
+// as one batch: both are stored, and a rule evaluated on one of them reads
+// the buckets with the other already counted.
+func TestSignInSignalsOneBatch(t *testing.T) {
+	eachDB(t, func(t *testing.T, h *harness) {
+		h.rules(`
+version: "t.batch"
+rules:
+  - id: new-device-sign-in
+    on: [device.new]
+    when: 'count("signin.success", "1h") >= 2'
+    action: lock
+    category: sign_in
+    ways_out: [code]
+`)
+		taro := registerTaro(h)
+		first := h.signIn("taro", goodPassword)
+		types := func() []string {
+			rows, err := h.raw.Query(rebind(h, `SELECT type FROM risk_signals WHERE account_id = ? AND device_id = ? ORDER BY type`),
+				taro.ID, first.DeviceID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			var out []string
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, s)
+			}
+			return out
+		}
+		if got := types(); !slices.Equal(got, []string{"device.new", "signin.success"}) {
+			t.Fatalf("signals of the new device = %v", got)
+		}
+		if n := h.count("SELECT COUNT(*) FROM locks WHERE account_id = ?", taro.ID); n != 0 {
+			t.Fatalf("%d locks after one sign-in, want 0", n)
+		}
+		// The second new device: its "device.new" is evaluated with its own
+		// "signin.success" already in the buckets, so the count is 2.
+		h.signIn("taro", goodPassword)
+		if n := h.count("SELECT COUNT(*) FROM locks WHERE account_id = ?", taro.ID); n != 1 {
+			t.Fatalf("%d locks after two sign-ins from new devices, want 1", n)
+		}
+		want := []string{monban.AuditRegistered, monban.AuditSignedIn, monban.AuditSignInUnchecked, monban.AuditSignedIn,
+			monban.AuditSignInUnchecked, monban.AuditSignedIn, monban.AuditLocked}
+		if got := h.auditActions(taro.ID); !slices.Equal(got, want) {
+			t.Errorf("audit = %v, want %v", got, want)
+		}
 	})
 }
