@@ -22,7 +22,7 @@ type Store interface {
 	IdentifiersByAccount(ctx context.Context, accountID string) ([]monban.Identifier, error)
 	ReplaceUnverifiedIdentifier(ctx context.Context, accountID string, kind monban.IdentifierKind, oldValue, newValue string, ev monban.AuditEvent) error
 	UpdatePasswordHash(ctx context.Context, accountID, hash string, ev monban.AuditEvent) error
-	CreateSession(ctx context.Context, s *monban.Session, d *monban.Device, ev monban.AuditEvent) error
+	CreateSession(ctx context.Context, s *monban.Session, d *monban.Device, evs ...monban.AuditEvent) error
 	SessionByTokenHash(ctx context.Context, hash []byte) (*monban.Session, error)
 	SessionCheck(ctx context.Context, hash []byte) (*monban.SessionState, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
@@ -142,14 +142,16 @@ func (s *Service) newToken() (string, error) {
 }
 
 // startSession creates a session (and device record) for a proven account.
-func (s *Service) startSession(ctx context.Context, a *monban.Account, level int, methods []string, m Meta, action string) (*SignedIn, error) {
+// Entries in also are stored in the same transaction, before the sign-in's
+// own.
+func (s *Service) startSession(ctx context.Context, a *monban.Account, level int, methods []string, m Meta, action string, also ...monban.AuditEvent) (*SignedIn, error) {
 	si, dev, err := s.NewSession(a, level, methods, m)
 	if err != nil {
 		return nil, err
 	}
 	ev := m.audit(action, a.ID, si.Session.CreatedAt)
 	ev.Detail = map[string]string{"session_id": si.Session.ID, "device_id": si.DeviceID}
-	if err := s.store.CreateSession(ctx, si.Session, dev, ev); err != nil {
+	if err := s.store.CreateSession(ctx, si.Session, dev, append(also, ev)...); err != nil {
 		return nil, err
 	}
 	return si, nil

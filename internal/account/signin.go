@@ -71,10 +71,14 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*SignInResult, er
 		return &SignInResult{Held: held}, err
 	}
 	level, methods := monban.AuthPassword, []string{"pwd"}
+	var also []monban.AuditEvent
 	if pass != nil {
-		level, methods = monban.AuthTwoStep, append(methods, pass.Methods...)
+		if len(pass.Methods) > 0 {
+			level, methods = monban.AuthTwoStep, append(methods, pass.Methods...)
+		}
+		also = pass.Audit
 	}
-	si, err := s.startSession(ctx, chosen, level, methods, in.Meta, monban.AuditSignedIn)
+	si, err := s.startSession(ctx, chosen, level, methods, in.Meta, monban.AuditSignedIn, also...)
 	if err != nil {
 		return nil, err
 	}

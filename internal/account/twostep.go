@@ -23,12 +23,17 @@ type Held struct {
 // in for the second factor (it was trusted after one), so the session is
 // two-factor and says how.
 type Pass struct {
-	Methods []string // e.g. "device"
+	Methods []string // e.g. "device"; none when the password alone let it through
+	// Audit is what the gate has to say about the sign-in (e.g. that no
+	// second proof was possible): stored with the session, in its
+	// transaction.
+	Audit []monban.AuditEvent
 }
 
 // Gate decides, after the password, whether a sign-in may start a session
 // now or must wait for a second proof (internal/twostep). Held is nil when
-// it may start; Pass is nil when the password alone let it through.
+// it may start; Pass is nil or has no Methods when the password alone let
+// it through.
 type Gate interface {
 	Hold(ctx context.Context, a *monban.Account, m Meta) (*Held, *Pass, error)
 }

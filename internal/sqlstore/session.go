@@ -15,12 +15,17 @@ const sessionColumns = `id, token_hash, account_id, device_id, kind, auth_level,
 
 // CreateSession records a sign-in: it upserts the device (if any), inserts
 // the session and appends ev, in one transaction.
-func (db *DB) CreateSession(ctx context.Context, s *monban.Session, d *monban.Device, ev monban.AuditEvent) error {
+func (db *DB) CreateSession(ctx context.Context, s *monban.Session, d *monban.Device, evs ...monban.AuditEvent) error {
 	return db.inTx(ctx, "create session", func(tx *sql.Tx) error {
 		if err := db.insertSession(ctx, tx, s, d); err != nil {
 			return err
 		}
-		return db.insertAudit(ctx, tx, ev)
+		for _, ev := range evs {
+			if err := db.insertAudit(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

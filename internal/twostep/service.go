@@ -198,7 +198,7 @@ func (s *Service) Hold(ctx context.Context, a *monban.Account, m account.Meta) (
 	if len(ways) == 0 || (len(ways) == 1 && ways[0] == WayApproval && reason == monban.HoldNewDevice) {
 		ev := monban.AuditEvent{At: now, AccountID: a.ID, Action: monban.AuditSignInUnchecked, IP: m.IP, UserAgent: m.UserAgent,
 			Detail: map[string]string{"reason": reason, "why": "no verified contact or factor"}}
-		return nil, nil, s.store.AppendAudit(ctx, ev)
+		return nil, &account.Pass{Audit: []monban.AuditEvent{ev}}, nil
 	}
 	secret, hash, err := s.secret()
 	if err != nil {
