@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -82,37 +81,57 @@ func (db *DB) HitLimits(ctx context.Context, now time.Time, limits []monban.Limi
 	})
 }
 
-// queryer is a *sql.Tx or a *sql.DB.
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// limitCounts reads the current window's count of each limit.
-func (db *DB) limitCounts(ctx context.Context, q queryer, now time.Time, limits []monban.Limit) ([]int, error) {
+// limitCounts reads the current window's count of each limit, in one
+// statement (a sign-in peeks at two limits before its hash), in tx or,
+// when tx is nil, on the read pool.
+func (db *DB) limitCounts(ctx context.Context, tx *sql.Tx, now time.Time, limits []monban.Limit) ([]int, error) {
 	counts := make([]int, len(limits))
-	for i, l := range limits {
-		if l.Max <= 0 {
-			continue
-		}
-		const query = `SELECT n FROM limit_counters WHERE key = ? AND window_start = ?`
-		var row *sql.Row
-		if tx, ok := q.(*sql.Tx); ok {
-			row = db.txQueryRow(ctx, tx, query, l.Key, micros(l.WindowStart(now)))
-		} else {
-			row = q.QueryRowContext(ctx, db.q(query), l.Key, micros(l.WindowStart(now)))
-		}
-		err := row.Scan(&counts[i])
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return nil, err
+	var where []string
+	var args []any
+	for _, l := range limits {
+		if l.Max > 0 {
+			where = append(where, "(key = ? AND window_start = ?)")
+			args = append(args, l.Key, micros(l.WindowStart(now)))
 		}
 	}
-	return counts, nil
+	if len(where) == 0 {
+		return counts, nil
+	}
+	query := `SELECT key, window_start, n FROM limit_counters WHERE ` + strings.Join(where, " OR ")
+	var rows *sql.Rows
+	var err error
+	if tx != nil {
+		rows, err = db.txQuery(ctx, tx, query, args...)
+	} else {
+		var st *sql.Stmt
+		if st, err = db.stmt(ctx, query); err == nil {
+			rows, err = st.QueryContext(ctx, args...)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var start int64
+		var n int
+		if err := rows.Scan(&key, &start, &n); err != nil {
+			return nil, err
+		}
+		for i, l := range limits {
+			if l.Max > 0 && l.Key == key && micros(l.WindowStart(now)) == start {
+				counts[i] = n
+			}
+		}
+	}
+	return counts, rows.Err()
 }
 
 // checkLimits returns RateLimited if any limit is already used up, without
 // counting anything.
-func (db *DB) checkLimits(ctx context.Context, q queryer, now time.Time, limits []monban.Limit) error {
-	counts, err := db.limitCounts(ctx, q, now, limits)
+func (db *DB) checkLimits(ctx context.Context, tx *sql.Tx, now time.Time, limits []monban.Limit) error {
+	counts, err := db.limitCounts(ctx, tx, now, limits)
 	if err != nil {
 		return err
 	}
@@ -123,7 +142,7 @@ func (db *DB) checkLimits(ctx context.Context, q queryer, now time.Time, limits 
 // try: now when they already do. It counts nothing, so pages can show the
 // next allowed time before the person asks.
 func (db *DB) PeekLimits(ctx context.Context, now time.Time, limits []monban.Limit) (time.Time, error) {
-	err := db.checkLimits(ctx, db.r, now, limits)
+	err := db.checkLimits(ctx, nil, now, limits)
 	if e, ok := monban.AsError(err); ok && e.Code == monban.ERateLimited {
 		return e.RetryAt, nil
 	}

@@ -149,6 +149,15 @@ func testLimitsAllOrNothing(t *testing.T, db *sqlstore.DB) {
 	if got, _ := db.PeekLimits(ctx, now, []monban.Limit{hour, day}); !got.Equal(dayEnd) {
 		t.Fatalf("peek = %v, want %v", got, dayEnd)
 	}
+	// One read answers several limits: each is matched to its own key and
+	// window, so the hour's used-up row does not count in the next hour.
+	next := now.Add(time.Hour)
+	if got, _ := db.PeekLimits(ctx, next, []monban.Limit{other, hour}); !got.Equal(next) {
+		t.Fatalf("peek in the next hour = %v, want %v", got, next)
+	}
+	if got, _ := db.PeekLimits(ctx, now, []monban.Limit{other, hour}); !got.Equal(now.Add(time.Minute)) {
+		t.Fatalf("peek of two used-up hour limits = %v, want %v", got, now.Add(time.Minute))
+	}
 }
 
 func testIssueAndCheckCode(t *testing.T, db *sqlstore.DB) {
