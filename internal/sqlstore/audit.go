@@ -16,6 +16,11 @@ func (db *DB) AppendAudit(ctx context.Context, ev monban.AuditEvent) error {
 }
 
 func (db *DB) insertAudit(ctx context.Context, tx *sql.Tx, ev monban.AuditEvent) error {
+	return (&writer{db: db, tx: tx}).audit(ctx, ev)
+}
+
+// audit is insertAudit for a writer.
+func (w *writer) audit(ctx context.Context, ev monban.AuditEvent) error {
 	var detail sql.NullString
 	if len(ev.Detail) > 0 {
 		b, err := json.Marshal(ev.Detail)
@@ -24,10 +29,9 @@ func (db *DB) insertAudit(ctx context.Context, tx *sql.Tx, ev monban.AuditEvent)
 		}
 		detail = sql.NullString{String: string(b), Valid: true}
 	}
-	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO audit_events
-		(at, account_id, agent_id, action, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+	return w.exec(ctx, `INSERT INTO audit_events
+		(at, account_id, agent_id, action, ip, user_agent, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		micros(ev.At), ev.AccountID, ev.AgentID, ev.Action, ev.IP, ev.UserAgent, detail)
-	return err
 }
 
 // defaultAuditLimit applies when AuditByAccount is given a limit <= 0.

@@ -20,10 +20,10 @@ import (
 const rowsPerInsert = 400
 
 // IngestSignals stores signals and adds deltas to their buckets, in one
-// transaction.
+// transaction (on PostgreSQL one round trip: inWrites).
 func (db *DB) IngestSignals(ctx context.Context, sigs []monban.Signal, deltas []monban.RiskBucket) error {
-	return db.inTx(ctx, "ingest signals", func(tx *sql.Tx) error {
-		err := db.execRows(ctx, tx, `INSERT INTO risk_signals
+	return db.inWrites(ctx, "ingest signals", func(w *writer) error {
+		err := w.rows(ctx, `INSERT INTO risk_signals
 			(at, account_id, type, ip, device_id, phone, amount, currency, instrument, attrs) VALUES `, "", 10, len(sigs),
 			func(i int, args []any) ([]any, error) {
 				s := &sigs[i]
@@ -41,7 +41,7 @@ func (db *DB) IngestSignals(ctx context.Context, sigs []monban.Signal, deltas []
 		if err != nil {
 			return err
 		}
-		return db.execRows(ctx, tx, `INSERT INTO risk_buckets (subject, res, start, type, filter, n, total) VALUES `, `
+		return w.rows(ctx, `INSERT INTO risk_buckets (subject, res, start, type, filter, n, total) VALUES `, `
 			ON CONFLICT (subject, res, start, type, filter)
 			DO UPDATE SET n = risk_buckets.n + excluded.n, total = risk_buckets.total + excluded.total`, 7, len(deltas),
 			func(i int, args []any) ([]any, error) {

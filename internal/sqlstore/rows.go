@@ -52,7 +52,12 @@ func valuesList(rows, cols int) string {
 // execRows runs head + VALUES list + tail over n rows of cols columns in
 // tx, in chunks of the fixed sizes; row appends row i's values to dst.
 func (db *DB) execRows(ctx context.Context, tx *sql.Tx, head, tail string, cols, n int, row func(i int, dst []any) ([]any, error)) error {
-	plan := chunkPlan(db.chunkSizes(), n)
+	return (&writer{db: db, tx: tx}).rows(ctx, head, tail, cols, n, row)
+}
+
+// rows is execRows for a writer.
+func (w *writer) rows(ctx context.Context, head, tail string, cols, n int, row func(i int, dst []any) ([]any, error)) error {
+	plan := chunkPlan(w.db.chunkSizes(), n)
 	if len(plan) == 0 {
 		return nil
 	}
@@ -66,7 +71,7 @@ func (db *DB) execRows(ctx context.Context, tx *sql.Tx, head, tail string, cols,
 				return err
 			}
 		}
-		if _, err := db.txExec(ctx, tx, head+valuesList(size, cols)+tail, args...); err != nil {
+		if err := w.exec(ctx, head+valuesList(size, cols)+tail, args...); err != nil {
 			return err
 		}
 		i += size

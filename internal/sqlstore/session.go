@@ -16,12 +16,12 @@ const sessionColumns = `id, token_hash, account_id, device_id, kind, auth_level,
 // CreateSession records a sign-in: it upserts the device (if any), inserts
 // the session and appends ev, in one transaction.
 func (db *DB) CreateSession(ctx context.Context, s *monban.Session, d *monban.Device, evs ...monban.AuditEvent) error {
-	return db.inTx(ctx, "create session", func(tx *sql.Tx) error {
-		if err := db.insertSession(ctx, tx, s, d); err != nil {
+	return db.inWrites(ctx, "create session", func(w *writer) error {
+		if err := w.session(ctx, s, d); err != nil {
 			return err
 		}
 		for _, ev := range evs {
-			if err := db.insertAudit(ctx, tx, ev); err != nil {
+			if err := w.audit(ctx, ev); err != nil {
 				return err
 			}
 		}
@@ -31,26 +31,35 @@ func (db *DB) CreateSession(ctx context.Context, s *monban.Session, d *monban.De
 
 // insertSession upserts the device (if any) and inserts the session, in tx.
 func (db *DB) insertSession(ctx context.Context, tx *sql.Tx, s *monban.Session, d *monban.Device) error {
+	return (&writer{db: db, tx: tx}).session(ctx, s, d)
+}
+
+// session is insertSession for a writer.
+func (w *writer) session(ctx context.Context, s *monban.Session, d *monban.Device) error {
 	if d != nil {
-		if err := db.upsertDevice(ctx, tx, s.AccountID, d); err != nil {
+		if err := w.device(ctx, s.AccountID, d); err != nil {
 			return err
 		}
 	}
-	_, err := db.txExec(ctx, tx, `INSERT INTO sessions (`+sessionColumns+`)
+	return w.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.ID, s.TokenHash, s.AccountID, s.DeviceID, string(s.Kind), s.AuthLevel, strings.Join(s.Methods, " "),
 		s.IP, s.UserAgent, micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt), micros(s.RevokedAt))
-	return err
 }
 
 // upsertDevice inserts d or refreshes the stored device: it keeps CreatedAt
 // and Kind, takes the new LastSeenAt and (non-empty) Label, and never
 // shortens TrustedUntil.
 func (db *DB) upsertDevice(ctx context.Context, tx *sql.Tx, accountID string, d *monban.Device) error {
+	return (&writer{db: db, tx: tx}).device(ctx, accountID, d)
+}
+
+// device is upsertDevice for a writer.
+func (w *writer) device(ctx context.Context, accountID string, d *monban.Device) error {
 	if d.AccountID != "" {
 		accountID = d.AccountID
 	}
-	_, err := db.txExec(ctx, tx, `INSERT INTO devices
+	return w.exec(ctx, `INSERT INTO devices
 		(account_id, id, kind, label, created_at, last_seen_at, trusted_until)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (account_id, id) DO UPDATE SET
@@ -59,7 +68,6 @@ func (db *DB) upsertDevice(ctx context.Context, tx *sql.Tx, accountID string, d 
 			trusted_until = CASE WHEN excluded.trusted_until > devices.trusted_until
 				THEN excluded.trusted_until ELSE devices.trusted_until END`,
 		accountID, d.ID, string(d.Kind), d.Label, micros(d.CreatedAt), micros(d.LastSeenAt), micros(d.TrustedUntil))
-	return err
 }
 
 const sessionByTokenHash = `SELECT ` + sessionColumns + ` FROM sessions WHERE token_hash = ?`

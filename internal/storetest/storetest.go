@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) *sqlstore.DB) {
 		{"SharedPhoneConcurrent", testSharedPhoneConcurrent},
 		{"UpdatePasswordHash", testUpdatePasswordHash},
 		{"Sessions", testSessions},
+		{"CreateSessionAllOrNothing", testCreateSessionAllOrNothing},
 		{"RevokeSession", testRevokeSession},
 		{"RevokeOtherSessions", testRevokeOtherSessions},
 		{"DeviceUpsert", testDeviceUpsert},
@@ -630,4 +631,34 @@ func signUpAndIn(db *sqlstore.DB, i int) error {
 		return fmt.Errorf("accounts by identifier: %w", err)
 	}
 	return nil
+}
+
+// testCreateSessionAllOrNothing: a session that cannot be stored leaves
+// neither its device nor its audit entries behind (on PostgreSQL the
+// statements go as one pipeline; a failure in it rolls all of it back).
+func testCreateSessionAllOrNothing(t *testing.T, db *sqlstore.DB) {
+	a := mustCreateAccount(t, db, t0)
+	first := newSession(a.ID, "", t0)
+	mustCreateSession(t, db, first, nil)
+	audit, _ := db.AuditByAccount(ctx, a.ID, 0)
+
+	again := *first // the same id and token hash: the insert fails
+	again.DeviceID = "dev_new"
+	d := &monban.Device{ID: "dev_new", AccountID: a.ID, Kind: monban.SessionWeb, CreatedAt: at(time.Minute), LastSeenAt: at(time.Minute)}
+	err := db.CreateSession(ctx, &again, d, auditFor(a.ID, monban.AuditSignInUnchecked, at(time.Minute)),
+		auditFor(a.ID, monban.AuditSignedIn, at(time.Minute)))
+	if err == nil {
+		t.Fatal("CreateSession with a taken id succeeded")
+	}
+	if devs, err := db.DevicesByAccount(ctx, a.ID); err != nil || len(devs) != 0 {
+		t.Errorf("devices after the failed session = %+v, %v; want none", devs, err)
+	}
+	if got, err := db.AuditByAccount(ctx, a.ID, 0); err != nil || len(got) != len(audit) {
+		t.Errorf("audit entries after the failed session = %d, %v; want %d", len(got), err, len(audit))
+	}
+	// The connection that carried the failed batch serves the next one.
+	mustCreateSession(t, db, newSession(a.ID, "dev_new", at(2*time.Minute)), d)
+	if devs, _ := db.DevicesByAccount(ctx, a.ID); len(devs) != 1 {
+		t.Errorf("devices after a good session = %d, want 1", len(devs))
+	}
 }
