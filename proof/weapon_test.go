@@ -151,7 +151,15 @@ func TestLockAsWeapon(t *testing.T) {
 	start := time.Now()
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 12)
-	for i := range attempts {
+	// The attack goes on until it has made its attempts and the owner has
+	// signed in at least three times under it: on a machine loaded by
+	// the rest of the suite, 400 attempts may be over before the owner's
+	// third try, and the question is whether the owner gets in while the
+	// attack runs, not how many tries fit into a second.
+	sent := 0
+	giveUp := start.Add(2 * time.Minute)
+	for i := 0; i < attempts || (ownerRuns.Load() < 3 && time.Now().Before(giveUp)); i++ {
+		sent++
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -211,7 +219,7 @@ func TestLockAsWeapon(t *testing.T) {
 	ownerMu.Lock()
 	p50, p99, worst := percentile(ownerTook, 0.5), percentile(ownerTook, 0.99), percentile(ownerTook, 1)
 	ownerMu.Unlock()
-	t.Logf("attack: %d requests from %d addresses in %v: %v", attempts, attempts, attackTook.Round(time.Millisecond), tallies)
+	t.Logf("attack: %d requests from %d addresses in %v: %v", sent, sent, attackTook.Round(time.Millisecond), tallies)
 	t.Logf("owner: %d sign-ins from the trusted device during the attack, %d refused; took p50 %v p99 %v max %v",
 		ownerRuns.Load(), ownerFails.Load(), p50, p99, worst)
 	t.Logf("victim: %d sign-in failures recorded as signals, %d shadow matches of a lock-on-failures rule, %d locks, %d lock notices",
