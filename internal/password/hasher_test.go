@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -207,6 +208,27 @@ func BenchmarkHash(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkVerifyParallel is the sign-in's physical limit as the login
+// bench measures it: Verify with the default parameters from every core,
+// capped as a node caps it. docs/benchmarks.md runs it alone and next to a
+// database answering trivial queries at a sign-in rate's worth of round
+// trips, to show what those round trips cost the hash on a shared machine.
+func BenchmarkVerifyParallel(b *testing.B) {
+	h := NewHasher(DefaultParams, runtime.GOMAXPROCS(0))
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "correct horse battery staple")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if ok, _, err := h.Verify(ctx, enc, "correct horse battery staple"); err != nil || !ok {
+				b.Fatalf("Verify = %v, %v", ok, err)
+			}
+		}
+	})
 }
 
 func FuzzVerifyEncoded(f *testing.F) {
