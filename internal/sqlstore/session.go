@@ -47,14 +47,9 @@ func (w *writer) session(ctx context.Context, s *monban.Session, d *monban.Devic
 		s.IP, s.UserAgent, micros(s.CreatedAt), micros(s.LastSeenAt), micros(s.ExpiresAt), micros(s.RevokedAt))
 }
 
-// upsertDevice inserts d or refreshes the stored device: it keeps CreatedAt
+// device inserts d or refreshes the stored device: it keeps CreatedAt
 // and Kind, takes the new LastSeenAt and (non-empty) Label, and never
 // shortens TrustedUntil.
-func (db *DB) upsertDevice(ctx context.Context, tx *sql.Tx, accountID string, d *monban.Device) error {
-	return (&writer{db: db, tx: tx}).device(ctx, accountID, d)
-}
-
-// device is upsertDevice for a writer.
 func (w *writer) device(ctx context.Context, accountID string, d *monban.Device) error {
 	if d.AccountID != "" {
 		accountID = d.AccountID
