@@ -43,3 +43,21 @@ func TestPacerStopsWithContext(t *testing.T) {
 		t.Fatalf("a cancelled request still waited %v", d)
 	}
 }
+
+// TestPacerTargetsAboveTheMedian: an answer of exactly the median's length,
+// on either path, is still padded, so that both paths mostly end by the
+// same wait (and carry the same timer lateness).
+func TestPacerTargetsAboveTheMedian(t *testing.T) {
+	var p Pacer
+	ctx := context.Background()
+	for range 3 {
+		p.Done(ctx, time.Now().Add(-32*time.Millisecond), true)
+	}
+	for _, costly := range []bool{true, false} {
+		start := time.Now().Add(-p.Average())
+		p.Done(ctx, start, costly)
+		if d, want := time.Since(start), 32*time.Millisecond+32*time.Millisecond/8; d < want {
+			t.Errorf("costly=%v: an answer of the median's length took %v in all, want ≥ %v", costly, d, want)
+		}
+	}
+}
