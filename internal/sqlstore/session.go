@@ -14,7 +14,8 @@ const sessionColumns = `id, token_hash, account_id, device_id, kind, auth_level,
 	ip, user_agent, created_at, last_seen_at, expires_at, revoked_at`
 
 // CreateSession records a sign-in: it upserts the device (if any), inserts
-// the session and appends ev, in one transaction.
+// the session and appends evs, in one transaction (inWrites: on PostgreSQL
+// one round trip).
 func (db *DB) CreateSession(ctx context.Context, s *monban.Session, d *monban.Device, evs ...monban.AuditEvent) error {
 	return db.inWrites(ctx, "create session", func(w *writer) error {
 		if err := w.session(ctx, s, d); err != nil {
