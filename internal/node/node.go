@@ -145,12 +145,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	metrics.GaugeFunc("monban_password_hashes_in_flight", "Password hashes running now.", func() float64 { return float64(hasher.InFlight()) })
 	accounts.OnSignInOutcome(func(o string) { metrics.SignIns.WithLabelValues(o).Inc() })
 	throttleSvc := throttle.New(db, clock, throttle.Config{PerIPHour: cfg.SignInFailuresPerIPHour,
-		GlobalPerMinute: cfg.SignInFailuresPerMinute}, log)
+		GlobalPerMinute: cfg.SignInFailuresPerMinute, Alert: guessingAlert(noticeSvc, log)}, log)
 	accounts.SetThrottle(throttleSvc)
 	recoverySvc := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
 		Hasher: hasher, Passwords: accounts, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
 		Clock: clock, Random: rand.Reader, Log: log}, recovery.Config{PublicURL: cfg.PublicURL})
-	factorSvc, twoStep, err := wireTwoStep(cfg, db, box, secret, accounts, codeSvc, noticeSvc, clock, log)
+	factorSvc, twoStep, err := wireTwoStep(cfg, db, box, secret, accounts, codeSvc, noticeSvc, throttleSvc, clock, log)
 	if err != nil {
 		db.Close()
 		return nil, err
