@@ -235,17 +235,19 @@ func (s *Service) wrongCode(ctx context.Context, r *monban.Recovery) error {
 	if r.Checks >= cfg.MaxChecks || !now.Before(r.CreatedAt.Add(lifetime)) {
 		return monban.Errorf(monban.EInvalid, "code.expired").WithField("code")
 	}
-	fail := []monban.Limit{{Key: "code:fail:h:" + r.FlowID + ":recovery", Window: time.Hour, Max: cfg.FailuresPerHour, Err: "code.too_many_failures"}}
-	if next, err := s.Store.PeekLimits(ctx, now, fail); err != nil {
+	// The same counted path and schedule as a real flow's codes, on a
+	// counter of this attempt's flow key (there is no account to count on).
+	try := s.Codes.FailureAttempt("", monban.PurposeRecovery)
+	try.AccountIDs, try.Identifier = nil, r.FlowID
+	tk, err := s.Throttle.Begin(ctx, try)
+	if err != nil {
 		return err
-	} else if next.After(now) {
-		return monban.RateLimited("code.too_many_failures", next)
 	}
+	s.Throttle.Failed(ctx, tk)
 	checks, err := s.Store.CountRecoveryCheck(ctx, r.ID)
 	if err != nil {
 		return err
 	}
-	_ = s.Store.HitLimits(ctx, now, fail)
 	return monban.Errorf(monban.EInvalid, "code.wrong").WithField("code").
 		WithParams(map[string]any{"remaining": max(cfg.MaxChecks-checks, 0)})
 }

@@ -48,6 +48,7 @@ type Codes interface {
 	Start(ctx context.Context, in codes.StartInput) (*monban.Flow, error)
 	Verify(ctx context.Context, flowID, accountID, code string) (*monban.Flow, error)
 	Config() codes.Config
+	FailureAttempt(accountID string, p monban.Purpose) throttle.Attempt
 }
 
 // Factors checks second factors (internal/factors).

@@ -114,6 +114,9 @@ type Attempt struct {
 	Identifier    string   // the identifier as classified ("email:a@b.jp"), or as typed when malformed
 	DeviceID      string   // the request's verified device id, "" for none
 	IP            string
+	// Policy overrides the authenticator's schedule when not zero (a
+	// capability's configured schedule, e.g. codes.Config.FreeFailures).
+	Policy Policy
 }
 
 // Ticket is a claimed attempt, to report its outcome.
@@ -123,6 +126,7 @@ type Ticket struct {
 	ip      string
 	auth    string
 	prior   map[string]int // counter key → failures recorded before this try
+	policy  Policy
 }
 
 // Service decides and records attempts.
@@ -180,7 +184,11 @@ func accountPrefix(auth, accountID string) string { return auth + ":acct:" + acc
 func (s *Service) Begin(ctx context.Context, a Attempt) (*Ticket, error) {
 	t := &Ticket{keys: map[string]string{}, ip: a.IP, auth: a.Authenticator, prior: map[string]int{}}
 	kind := KindOf(a.Authenticator)
+	if a.Policy != (Policy{}) {
+		kind.Policy = a.Policy
+	}
 	policy := s.policyOf(kind)
+	t.policy = policy
 	for _, id := range a.AccountIDs {
 		key := AccountKey(a.Authenticator, id)
 		if a.DeviceID != "" {
@@ -259,7 +267,7 @@ func (s *Service) alert(ctx context.Context, t *Ticket) {
 	if s.cfg.Alert == nil || !kind.Alert || t.trusted {
 		return
 	}
-	p := s.policyOf(kind)
+	p := t.policy
 	for id, key := range t.keys {
 		if id == "" {
 			continue
