@@ -189,3 +189,43 @@ func TestRemoveLastStrongFactorTurnsTwoStepOff(t *testing.T) {
 	}
 	wantKey(t, f.svc.SetTwoStep(ctx, f.actor, true), "twostep.no_factor")
 }
+
+// TestSecretCountedInTheFactor: VerifyTOTP and UseRecoveryCode count every
+// well-formed guess themselves, whoever calls them: after the free tries
+// even the right code waits, each authenticator on its own counter;
+// malformed input spends nothing.
+func TestSecretCountedInTheFactor(t *testing.T) {
+	for name, db := range storetest.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, db)
+			en, err := f.svc.EnrolTOTP(ctx, f.actor, "hanako")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantKey(t, f.svc.ConfirmTOTP(ctx, f.actor, en.FactorID, code(t, en.Secret, f.clock.Now()), ""), "")
+			rc, err := f.svc.GenerateRecoveryCodes(ctx, f.actor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(30 * time.Second)
+			stranger := factors.From{IP: "192.0.2.7"}
+			for range 10 {
+				wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, "12 34", stranger), "totp.wrong") // malformed: free
+			}
+			for i := range throttle.DefaultPolicy.Free + 1 {
+				if err := f.svc.VerifyTOTP(ctx, f.actor.AccountID, "000000", stranger); monban.ErrorCodeOf(err) != monban.EUnauthorized {
+					t.Fatalf("guess %d: %v", i+1, err)
+				}
+			}
+			wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, code(t, en.Secret, f.clock.Now()), stranger), "secret.throttled")
+			// Recovery codes are another authenticator with their own count.
+			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, rc[0], stranger), "")
+			for range throttle.DefaultPolicy.Free + 1 {
+				wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, "AAAA-BBBB-CCCC-DDDD", stranger), "recovery_code.wrong")
+			}
+			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, rc[1], stranger), "secret.throttled")
+			f.clock.Advance(30 * time.Second)
+			wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, code(t, en.Secret, f.clock.Now()), stranger), "")
+		})
+	}
+}

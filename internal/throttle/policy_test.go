@@ -3,6 +3,8 @@ package throttle
 import (
 	"testing"
 	"time"
+
+	"github.com/monban-dev/monban"
 )
 
 func st(failures int, last time.Time) State {
@@ -87,5 +89,56 @@ func TestScheduleTakesDays(t *testing.T) {
 	}
 	if total < 3*24*time.Hour {
 		t.Fatalf("100 guesses take %v, want days", total)
+	}
+}
+
+// TestSecretKinds: each guessable secret has its own refusal messages, and
+// only second factors and sign-in codes alert the owner (the password was
+// right).
+func TestSecretKinds(t *testing.T) {
+	for _, tt := range []struct {
+		auth                string
+		throttled, disabled string
+		alert               bool
+	}{
+		{Password, "signin.throttled", "signin.password_disabled", false},
+		{TOTP, "secret.throttled", "totp.disabled", true},
+		{RecoveryCode, "secret.throttled", "recovery_code.disabled", true},
+		{CodeOf(monban.PurposeSignIn), "code.too_many_failures", "code.too_many_failures", true},
+		{CodeOf(monban.PurposeNewDevice), "code.too_many_failures", "code.too_many_failures", true},
+		{CodeOf(monban.PurposeRecovery), "code.too_many_failures", "code.too_many_failures", false},
+		{CodeOf(monban.PurposeVerifyEmail), "code.too_many_failures", "code.too_many_failures", false},
+	} {
+		t.Run(tt.auth, func(t *testing.T) {
+			k := KindOf(tt.auth)
+			if k.Throttled != tt.throttled || k.Disabled != tt.disabled || k.Alert != tt.alert {
+				t.Errorf("KindOf(%q) = %+v", tt.auth, k)
+			}
+		})
+	}
+}
+
+// TestSecretCodePolicy: one-time codes across flows: ten free failures,
+// then a minute doubling to an hour, and never disabled (a stranger who can
+// start a flow must not switch the owner's codes off).
+func TestSecretCodePolicy(t *testing.T) {
+	p := CodePolicy
+	now := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		s    State
+		want Decision
+	}{
+		{"ten failures: still free", st(10, now), Decision{Allowed: true}},
+		{"eleventh: a minute", st(11, now), Decision{RetryAt: now.Add(time.Minute)}},
+		{"twelfth: two", st(12, now), Decision{RetryAt: now.Add(2 * time.Minute)}},
+		{"capped at an hour", st(40, now), Decision{RetryAt: now.Add(time.Hour)}},
+		{"a thousand failures: delayed, not disabled", st(1000, now.Add(-time.Hour)), Decision{Allowed: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.Decide(tt.s, now); got != tt.want {
+				t.Errorf("Decide(%+v) = %+v, want %+v", tt.s, got, tt.want)
+			}
+		})
 	}
 }

@@ -2,15 +2,22 @@ package web_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/factors"
+	"github.com/monban-dev/monban/internal/node"
+	"github.com/monban-dev/monban/internal/storetest"
 	"github.com/monban-dev/monban/internal/throttle"
 )
 
@@ -263,4 +270,64 @@ func TestSecretLockSharesDeviceBudget(t *testing.T) {
 		// the owner out of other devices' budgets, nor the reverse.
 		wantProblem(t, h.heldAPI("")("totp", h.wrongCode(secret)), http.StatusUnauthorized, "totp.wrong")
 	})
+}
+
+// secondNode starts another node on h's PostgreSQL schema, on the same
+// clock: two nodes behind one load balancer.
+func secondNode(h *harness) *harness {
+	h.t.Helper()
+	cfg := h.n.Config
+	cfg.Data = h.t.TempDir()
+	n, err := node.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), h.clock)
+	if err != nil {
+		h.t.Fatalf("second node: %v", err)
+	}
+	h.t.Cleanup(func() { n.Close() })
+	srv := httptest.NewServer(n.Web.Handler())
+	h.t.Cleanup(srv.Close)
+	c := srv.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &harness{t: h.t, n: n, clock: h.clock, srv: srv, raw: h.raw, c: c}
+}
+
+// TestSecretTwoNodesShareCount: guesses spread over two nodes on one
+// PostgreSQL database are one count: the free tries are spent once, and
+// concurrent guesses on both nodes never get more.
+func TestSecretTwoNodesShareCount(t *testing.T) {
+	if os.Getenv(storetest.PostgresEnv) == "" {
+		t.Skip("two nodes need PostgreSQL: set " + storetest.PostgresEnv)
+	}
+	h := newHarness(t, "postgres")
+	other := secondNode(h)
+	_, secret := secretFixture(h)
+	one, two := h.heldAPI(""), other.heldAPI("")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	checked := 0
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			verify := one
+			if i%2 == 1 {
+				verify = two
+			}
+			r := verify("totp", h.wrongCode(secret))
+			switch r.status {
+			case http.StatusUnauthorized:
+				mu.Lock()
+				checked++
+				mu.Unlock()
+			case http.StatusTooManyRequests:
+			default:
+				t.Errorf("status %d: %s", r.status, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	if want := throttle.DefaultPolicy.Free + 1; checked != want {
+		t.Fatalf("%d codes checked across two nodes, want %d", checked, want)
+	}
+	wantThrottled(t, h, one("totp", h.totpCode(secret)), "secret.throttled")
+	wantThrottled(t, other, two("totp", h.totpCode(secret)), "secret.throttled")
 }
