@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/desk"
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/node"
 	"github.com/monban-dev/monban/internal/storetest"
@@ -330,4 +331,38 @@ func TestSecretTwoNodesShareCount(t *testing.T) {
 	}
 	wantThrottled(t, h, one("totp", h.totpCode(secret)), "secret.throttled")
 	wantThrottled(t, other, two("totp", h.totpCode(secret)), "secret.throttled")
+}
+
+// TestSecretLongTokensPerIP: secrets that name no account before they are
+// looked up — a transfer's binding code, a support status link — are
+// counted per IP: within ten wrong tries the next is refused with 429 and
+// Retry-After, right or wrong.
+func TestSecretLongTokensPerIP(t *testing.T) {
+	eachDB(t, func(t *testing.T, h *harness) {
+		limitedAt := func(try func() *response) int {
+			t.Helper()
+			for i := range 30 {
+				if r := try(); r.status == http.StatusTooManyRequests {
+					if r.header.Get("Retry-After") == "" {
+						t.Fatalf("429 without Retry-After")
+					}
+					return i + 1
+				}
+			}
+			return 0
+		}
+		n := limitedAt(func() *response {
+			return h.do(request{method: "POST", path: "/api/v1/transfers/receive",
+				json: map[string]any{"code": "ZZZZZ-ZZZZZ", "device_id": "new-phone-0002-install"}})
+		})
+		if n == 0 || n > 11 {
+			t.Errorf("binding codes: first 429 at try %d, want within 11", n)
+		}
+		n = limitedAt(func() *response {
+			return h.do(request{method: "GET", path: "/support/case/cas_none/not-the-token"})
+		})
+		if n != desk.LinkFailuresPerIPHour+1 {
+			t.Errorf("status links: first 429 at try %d, want %d", n, desk.LinkFailuresPerIPHour+1)
+		}
+	})
 }
