@@ -66,7 +66,8 @@ func (s *Service) EnrolTOTP(ctx context.Context, a Actor, accountName string) (*
 }
 
 // ConfirmTOTP accepts the first code of an enrolled app, names the factor
-// and makes it count.
+// and makes it count. It is not a counted try: the secret was just shown
+// to this recently re-authenticated session, so there is nothing to guess.
 func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, factorID, code, name string) error {
 	if err := s.recent(a); err != nil {
 		return err
