@@ -366,3 +366,46 @@ func TestSecretLongTokensPerIP(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretCodesSurviveNewCode: the emailed code of a held sign-in allows
+// five checks, and asking for a new code — even in a new held sign-in —
+// does not give fresh guesses: past ten wrong codes the right one waits.
+func TestSecretCodesSurviveNewCode(t *testing.T) {
+	eachDB(t, func(t *testing.T, h *harness) {
+		taro := registerTaroOn(h, ownerDevice)
+		h.verifyContacts(taro.ID)
+		held := func() func(path string, body map[string]any) *response {
+			r := h.do(request{method: "POST", path: "/api/v1/sessions", json: map[string]any{"identifier": "taro", "password": goodPassword}}).
+				wantStatus(t, http.StatusAccepted)
+			p := r.object(t)["pending_signin"].(map[string]any)
+			return func(path string, body map[string]any) *response {
+				body["secret"] = p["secret"]
+				return h.do(request{method: "POST", path: "/api/v1/signins/" + p["id"].(string) + path, lang: "en", json: body})
+			}
+		}
+		wrongOf := func(c string) string {
+			b := []byte(c)
+			b[0] = '0' + (b[0]-'0'+1)%10
+			return string(b)
+		}
+		call := held()
+		call("/code", map[string]any{"method": "email"}).wantStatus(t, http.StatusAccepted)
+		code := h.sentCode("taro@example.com", "code.new_device")
+		for range 5 {
+			wantProblem(t, call("/verify", map[string]any{"method": "code", "code": wrongOf(code)}), http.StatusBadRequest, "code.wrong")
+		}
+		wantProblem(t, call("/verify", map[string]any{"method": "code", "code": code}), http.StatusBadRequest, "code.expired")
+
+		h.clock.Advance(time.Minute) // the resend cooldown
+		call = held()
+		call("/code", map[string]any{"method": "email"}).wantStatus(t, http.StatusAccepted)
+		code = h.sentCode("taro@example.com", "code.new_device")
+		for range 5 {
+			wantProblem(t, call("/verify", map[string]any{"method": "code", "code": wrongOf(code)}), http.StatusBadRequest, "code.wrong")
+		}
+		wantThrottled(t, h, call("/verify", map[string]any{"method": "code", "code": code}), "code.too_many_failures")
+		if n := h.count("SELECT COUNT(*) FROM notices WHERE account_id = ? AND topic = ?", taro.ID, monban.TopicSignInGuessing); n != 1 {
+			t.Errorf("%d guessing notices, want 1", n)
+		}
+	})
+}
