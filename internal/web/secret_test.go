@@ -221,7 +221,7 @@ func TestSecretTOTPDisabledAt100(t *testing.T) {
 
 // TestSecretSharedBudget: recovery codes are counted like the app's codes,
 // and the app's count is one budget across the sign-in step, login help and
-// the lock's second-factor way out.
+// a transfer to a new device.
 func TestSecretSharedBudget(t *testing.T) {
 	eachDB(t, func(t *testing.T, h *harness) {
 		taro, secret := secretFixture(h)
@@ -248,6 +248,13 @@ func TestSecretSharedBudget(t *testing.T) {
 		h.recoveryStep(rec.ID, "/code", map[string]any{"code": h.sentCode("+819012345678", "code.recovery")}, http.StatusOK)
 		wantThrottled(t, h, h.do(request{method: "POST", path: "/api/v1/recoveries/" + rec.ID + "/second",
 			json: map[string]any{"kind": "totp", "code": h.totpCode(secret)}}), "secret.throttled")
+		// And a transfer to a new phone.
+		tr := h.transferPost("/api/v1/transfers", "", map[string]any{"identifier": "taro", "password": goodPassword,
+			"device_id": "taro-new-phone-0002"}, http.StatusCreated)
+		base, with := "/api/v1/transfers/"+tr["id"].(string), func(m map[string]any) map[string]any { m["secret"] = tr["secret"]; return m }
+		h.transferPost(base+"/phone", "", with(map[string]any{"phone": "09012345678", "method": "confirm"}), http.StatusOK)
+		wantThrottled(t, h, h.do(request{method: "POST", path: base + "/verify",
+			json: with(map[string]any{"method": "totp", "code": h.totpCode(secret)})}), "secret.throttled")
 	})
 }
 
