@@ -99,19 +99,19 @@ func TestSecretKinds(t *testing.T) {
 	for _, tt := range []struct {
 		auth                string
 		throttled, disabled string
-		alert               bool
+		alert, local        bool
 	}{
-		{Password, "signin.throttled", "signin.password_disabled", false},
-		{TOTP, "secret.throttled", "totp.disabled", true},
-		{RecoveryCode, "secret.throttled", "recovery_code.disabled", true},
-		{CodeOf(monban.PurposeSignIn), "code.too_many_failures", "code.too_many_failures", true},
-		{CodeOf(monban.PurposeNewDevice), "code.too_many_failures", "code.too_many_failures", true},
-		{CodeOf(monban.PurposeRecovery), "code.too_many_failures", "code.too_many_failures", false},
-		{CodeOf(monban.PurposeVerifyEmail), "code.too_many_failures", "code.too_many_failures", false},
+		{Password, "signin.throttled", "signin.password_disabled", false, false},
+		{TOTP, "secret.throttled", "totp.disabled", true, false},
+		{RecoveryCode, "secret.throttled", "recovery_code.disabled", true, false},
+		{CodeOf(monban.PurposeSignIn), "code.too_many_failures", "code.too_many_failures", true, true},
+		{CodeOf(monban.PurposeNewDevice), "code.too_many_failures", "code.too_many_failures", true, true},
+		{CodeOf(monban.PurposeRecovery), "code.too_many_failures", "code.too_many_failures", false, true},
+		{CodeOf(monban.PurposeVerifyEmail), "code.too_many_failures", "code.too_many_failures", false, true},
 	} {
 		t.Run(tt.auth, func(t *testing.T) {
 			k := KindOf(tt.auth)
-			if k.Throttled != tt.throttled || k.Disabled != tt.disabled || k.Alert != tt.alert {
+			if k.Throttled != tt.throttled || k.Disabled != tt.disabled || k.Alert != tt.alert || k.Local != tt.local {
 				t.Errorf("KindOf(%q) = %+v", tt.auth, k)
 			}
 		})

@@ -72,6 +72,11 @@ type Kind struct {
 	Alert bool
 	// Policy overrides the service's policy when not zero.
 	Policy Policy
+	// Local: failures count on the account's counters only, not against
+	// the per-IP and global windows of sign-in failures (one-time codes:
+	// their sends are limited per IP and destination already, and a flood
+	// of wrong codes must not stop strangers' password sign-ins).
+	Local bool
 }
 
 // CodePolicy is the schedule of one-time codes across flows: each code
@@ -95,7 +100,7 @@ func KindOf(auth string) Kind {
 	if p, ok := strings.CutPrefix(auth, codePrefix); ok {
 		k := monban.Purpose(p)
 		return Kind{Throttled: "code.too_many_failures", Disabled: "code.too_many_failures", Policy: CodePolicy,
-			Alert: k == monban.PurposeSignIn || k == monban.PurposeNewDevice}
+			Alert: k == monban.PurposeSignIn || k == monban.PurposeNewDevice, Local: true}
 	}
 	return Kind{Throttled: "secret.throttled", Disabled: "secret.disabled"}
 }
@@ -206,7 +211,7 @@ func (s *Service) Begin(ctx context.Context, a Attempt) (*Ticket, error) {
 		t.keys[""] = IdentifierKey(a.Authenticator, a.Identifier)
 	}
 	now := s.clock.Now()
-	if !t.trusted {
+	if !t.trusted && !kind.Local {
 		next, err := s.store.PeekLimits(ctx, now, s.limits(a.IP))
 		if err != nil {
 			return nil, err
@@ -286,7 +291,7 @@ func (s *Service) alert(ctx context.Context, t *Ticket) {
 // proved themselves before are not counted there: a flood of strangers must
 // not stop the owners).
 func (s *Service) Failed(ctx context.Context, t *Ticket) {
-	if t == nil || t.trusted {
+	if t == nil || t.trusted || KindOf(t.auth).Local {
 		return
 	}
 	err := s.store.HitLimits(ctx, s.clock.Now(), s.limits(t.ip))
