@@ -232,10 +232,8 @@ func (s *Service) wrongCode(ctx context.Context, r *monban.Recovery) error {
 	if r.Channel == monban.ChannelEmail {
 		lifetime = cfg.EmailLifetimeFor(monban.PurposeRecovery)
 	}
-	if r.Checks >= cfg.MaxChecks || !now.Before(r.CreatedAt.Add(lifetime)) {
-		return monban.Errorf(monban.EInvalid, "code.expired").WithField("code")
-	}
-	// The same counted path and schedule as a real flow's codes, on a
+	// The same counted path and schedule as a real flow's codes, claimed
+	// first as codes.Verify claims before the store says "expired", on a
 	// counter of this attempt's flow key (there is no account to count on).
 	try := s.Codes.FailureAttempt("", monban.PurposeRecovery)
 	try.AccountIDs, try.Identifier = nil, r.FlowID
@@ -244,6 +242,9 @@ func (s *Service) wrongCode(ctx context.Context, r *monban.Recovery) error {
 		return err
 	}
 	s.Throttle.Failed(ctx, tk)
+	if r.Checks >= cfg.MaxChecks || !now.Before(r.CreatedAt.Add(lifetime)) {
+		return monban.Errorf(monban.EInvalid, "code.expired").WithField("code")
+	}
 	checks, err := s.Store.CountRecoveryCheck(ctx, r.ID)
 	if err != nil {
 		return err

@@ -416,3 +416,33 @@ func TestSecretCodesSurviveNewCode(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretLoginHelpUnknownSameCount: wrong login-help codes are answered
+// alike for an identifier that names an account and one that does not,
+// through the free tries, the dead code and the delay.
+func TestSecretLoginHelpUnknownSameCount(t *testing.T) {
+	eachDB(t, func(t *testing.T, h *harness) {
+		taro := registerTaroOn(h, ownerDevice)
+		h.verifyContacts(taro.ID)
+		answers := func(ident string) []string {
+			r := h.do(request{method: "POST", path: "/api/v1/recoveries", json: map[string]any{"identifier": ident, "channel": "sms"}}).
+				wantStatus(t, http.StatusAccepted)
+			var rec struct{ ID string }
+			decode(t, r.body, &rec)
+			var out []string
+			for range 15 {
+				r := h.do(request{method: "POST", path: "/api/v1/recoveries/" + rec.ID + "/code", json: map[string]any{"code": "000000"}})
+				p := r.problem(t)
+				out = append(out, strconv.Itoa(r.status)+" "+p.Key)
+			}
+			return out
+		}
+		known, unknown := answers("taro"), answers("jiro")
+		if strings.Join(known, ",") != strings.Join(unknown, ",") {
+			t.Fatalf("known %v\nunknown %v", known, unknown)
+		}
+		if known[len(known)-1] != "429 code.too_many_failures" {
+			t.Errorf("no delay after 15 wrong codes: %v", known)
+		}
+	})
+}
