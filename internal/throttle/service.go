@@ -114,7 +114,7 @@ func (s *Service) policyOf(k Kind) Policy {
 
 // Attempt is one try of an authenticator.
 type Attempt struct {
-	Authenticator string   // Password or TOTP
+	Authenticator string   // Password, TOTP, RecoveryCode or CodeOf(purpose)
 	AccountIDs    []string // the accounts the identifier names; none when unknown
 	Identifier    string   // the identifier as classified ("email:a@b.jp"), or as typed when malformed
 	DeviceID      string   // the request's verified device id, "" for none
