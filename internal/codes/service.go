@@ -18,7 +18,7 @@ import (
 type Store interface {
 	IssueCode(ctx context.Context, in monban.CodeIssue) error
 	CheckCode(ctx context.Context, flowID, accountID string, now time.Time, maxChecks int,
-		match func(hash []byte) bool, failLimits []monban.Limit) (*monban.Flow, error)
+		match func(hash []byte) bool) (*monban.Flow, error)
 	FlowByID(ctx context.Context, id string) (*monban.Flow, error)
 	MessagesByFlow(ctx context.Context, flowID string) ([]monban.Message, error)
 	PeekLimits(ctx context.Context, now time.Time, limits []monban.Limit) (time.Time, error)

@@ -32,7 +32,7 @@ func (s *Service) Verify(ctx context.Context, flowID, accountID, code string) (*
 	var done *monban.Flow
 	err = s.guard.Check(ctx, s.FailureAttempt(accountID, f.Purpose), func() error {
 		var err error
-		done, err = s.store.CheckCode(ctx, f.ID, accountID, s.clock.Now(), s.cfg.MaxChecks, match, nil)
+		done, err = s.store.CheckCode(ctx, f.ID, accountID, s.clock.Now(), s.cfg.MaxChecks, match)
 		return err
 	})
 	if err != nil {
