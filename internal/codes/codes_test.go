@@ -479,7 +479,7 @@ func TestFailuresSurviveNewCodes(t *testing.T) {
 		_, err := e.svc.Verify(ctx, f.ID, acc, wrong(code))
 		wantErr(t, err, monban.EInvalid, "code.wrong")
 	}
-	next := e.clock.Now().Add(time.Minute)
+	next := e.clock.Now().Add(30 * time.Second)
 	_, err = e.svc.Verify(ctx, f.ID, acc, code)
 	wantRetry(t, err, "code.too_many_failures", next)
 	// A new flow for the same purpose is held to the same count…

@@ -45,9 +45,10 @@ type Config struct {
 	PerIPHour          int // code requests from one IP (IPv6: one /64)
 	PerPrefixHour      int // codes to numbers sharing all but their last four digits
 	// FreeFailures is how many wrong codes per account and purpose, across
-	// flows and resends, are free; each further one waits a minute,
-	// doubling to an hour (throttle.CodePolicy), until a right code resets
-	// the count. A new code never does (NIST SP 800-63B-4 §3.1.3.2).
+	// flows and resends, are free (default 5: one code's checks); each
+	// further one makes the next check wait 30 s, doubling to an hour
+	// (throttle.CodePolicy), until a right code resets the count. A new
+	// code never does (NIST SP 800-63B-4 §3.1.3.2).
 	FreeFailures int
 
 	AllowedRegions   []string // where SMS and voice codes may go (ISO 3166), default JP
@@ -68,7 +69,7 @@ func DefaultConfig() Config {
 		PerAccountHour:     10,
 		PerIPHour:          20,
 		PerPrefixHour:      30,
-		FreeFailures:       10,
+		FreeFailures:       5,
 
 		EmailLifetimes: map[monban.Purpose]time.Duration{monban.PurposeRecovery: 24 * time.Hour},
 

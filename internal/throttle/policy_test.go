@@ -118,8 +118,8 @@ func TestSecretKinds(t *testing.T) {
 	}
 }
 
-// TestSecretCodePolicy: one-time codes across flows: ten free failures,
-// then a minute doubling to an hour, and never disabled (a stranger who can
+// TestSecretCodePolicy: one-time codes across flows: five free failures,
+// then 30 s doubling to an hour, and never disabled (a stranger who can
 // start a flow must not switch the owner's codes off).
 func TestSecretCodePolicy(t *testing.T) {
 	p := CodePolicy
@@ -129,9 +129,9 @@ func TestSecretCodePolicy(t *testing.T) {
 		s    State
 		want Decision
 	}{
-		{"ten failures: still free", st(10, now), Decision{Allowed: true}},
-		{"eleventh: a minute", st(11, now), Decision{RetryAt: now.Add(time.Minute)}},
-		{"twelfth: two", st(12, now), Decision{RetryAt: now.Add(2 * time.Minute)}},
+		{"five failures: still free", st(5, now), Decision{Allowed: true}},
+		{"sixth: 30 s", st(6, now), Decision{RetryAt: now.Add(30 * time.Second)}},
+		{"seventh: a minute", st(7, now), Decision{RetryAt: now.Add(time.Minute)}},
 		{"capped at an hour", st(40, now), Decision{RetryAt: now.Add(time.Hour)}},
 		{"a thousand failures: delayed, not disabled", st(1000, now.Add(-time.Hour)), Decision{Allowed: true}},
 	} {

@@ -81,11 +81,11 @@ type Kind struct {
 
 // CodePolicy is the schedule of one-time codes across flows: each code
 // allows 5 checks of its own (internal/codes), and a new code does not
-// reset this count (NIST SP 800-63B-4 §3.1.3.2). Ten free failures (two
-// codes' worth), then a minute doubling to an hour; never disabled, since a
-// stranger who can start a flow for the account could otherwise switch
-// off the owner's codes.
-var CodePolicy = Policy{Free: 10, Base: time.Minute, Max: time.Hour}
+// reset this count (NIST SP 800-63B-4 §3.1.3.2). The same five free
+// failures and 30 s doubling to an hour as every other secret, but never
+// disabled, since a stranger who can start a flow for the account could
+// otherwise switch off the owner's codes.
+var CodePolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
 
 // KindOf returns the rules of an authenticator.
 func KindOf(auth string) Kind {
