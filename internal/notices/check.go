@@ -18,7 +18,7 @@ type Checker interface {
 // Check limits: the page answers people, not scripts walking the 40-bit
 // reference space.
 const (
-	CheckPerIPPer10Min = 20
+	CheckPerIPPer10Min = 10
 	CheckGlobalPerMin  = 600
 )
 
