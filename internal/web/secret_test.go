@@ -157,6 +157,9 @@ func TestSecretTOTPPageThrottled(t *testing.T) {
 				if r.header.Get("Retry-After") == "" {
 					t.Fatalf("try %d: 429 without Retry-After", i+1)
 				}
+				if !strings.Contains(string(r.body), "you can try again from") {
+					t.Fatalf("try %d: the page does not say when to try again:\n%s", i+1, r.body)
+				}
 				if limitedAt == 0 {
 					limitedAt = i + 1
 				}
