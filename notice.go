@@ -21,11 +21,15 @@ const (
 	// TopicSignInApproval carries the one-time approve-or-deny link of a
 	// held sign-in (its link travels privately, never in the message center).
 	TopicSignInApproval = "signin.approval"
+	// TopicSignInGuessing: second-factor codes keep failing after the
+	// password was right (internal/throttle's alert, once per episode).
+	TopicSignInGuessing = "signin.guessing"
 )
 
 // Topics lists every notice topic.
 var Topics = []string{TopicAccountLocked, TopicAccountUnlocked, TopicSignInNewDevice, TopicContactChanged,
-	TopicFactorChanged, TopicPasswordChanged, TopicCaseUpdated, TopicAccountTransferred, TopicSignInApproval}
+	TopicFactorChanged, TopicPasswordChanged, TopicCaseUpdated, TopicAccountTransferred, TopicSignInApproval,
+	TopicSignInGuessing}
 
 // Notice is one entry of an account's message center: everything monban
 // tells a person (codes excepted) is kept here, with the reference code its

@@ -108,7 +108,9 @@ func recoveryCodeOnce(t *testing.T, ctx context.Context, cl *cluster, db *sql.DB
 			map[string]string{"secret": pend[i].Secret, "method": "recovery_code", "code": rc})
 	})
 	got := tally(as)
-	if got["201 "] != 1 || got["401 recovery_code.wrong"] != racers-1 {
+	// Every try is counted before the compare: those past the free ones
+	// (from devices the account does not know) wait instead of losing.
+	if got["201 "] != 1 || got["401 recovery_code.wrong"]+got["429 secret.throttled"] != racers-1 {
 		t.Fatalf("one recovery code used by %d held sign-ins at once over 3 nodes: %v; want exactly one 201", racers, got)
 	}
 	used := queryInt(t, db, `SELECT count(*) FROM recovery_codes WHERE account_id = $1 AND used_at <> 0`, acc.ID)
@@ -116,7 +118,11 @@ func recoveryCodeOnce(t *testing.T, ctx context.Context, cl *cluster, db *sql.DB
 	if used != 1 || audits != 1 {
 		t.Errorf("%d recovery codes marked used, %d audit entries; want 1 each", used, audits)
 	}
-	// Another of the ten still works.
+	// Another of the ten still works, once the race's failures no longer
+	// delay strangers (as a password reset would clear them).
+	if _, err := db.ExecContext(ctx, `DELETE FROM throttle_counters WHERE key LIKE $1`, "rc:acct:"+acc.ID+":%"); err != nil {
+		t.Fatal(err)
+	}
 	a := newClient().call(ctx, "POST", cl.next()+"/api/v1/sessions", "", map[string]string{"identifier": acc.Username, "password": acc.Password})
 	var out struct {
 		P struct{ ID, Secret string } `json:"pending_signin"`

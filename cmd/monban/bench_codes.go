@@ -88,7 +88,7 @@ func newFlowPool(ctx context.Context, env *benchEnv) (*flowPool, error) {
 	cfg.PerPrefixHour, cfg.SMSGlobalPerHour, cfg.SMSPrefixPerHour = -1, -1, -1
 	cfg.Cooldowns = []time.Duration{time.Nanosecond}
 	cfg.Lifetime, cfg.FlowLifetime = time.Hour, time.Hour
-	issuer, err := codes.New(env.node.DB, box, monban.SystemClock{}, rand.Reader, secret, cfg, nil)
+	issuer, err := codes.New(env.node.DB, box, monban.SystemClock{}, rand.Reader, secret, cfg, nil, env.node.Throttle)
 	if err != nil {
 		return nil, err
 	}

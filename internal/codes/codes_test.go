@@ -16,6 +16,7 @@ import (
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/storetest"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 var ctx = context.Background()
@@ -39,7 +40,7 @@ type env struct {
 // generous lifts the send limits out of the way of tests about something else.
 func generous(c *Config) {
 	c.PerDestinationHour, c.PerDestinationDay, c.PerAccountHour, c.PerIPHour, c.PerPrefixHour = 1000, 1000, 1000, 1000, 1000
-	c.SMSGlobalPerHour, c.SMSPrefixPerHour, c.FailuresPerHour = 1000, 1000, 1000
+	c.SMSGlobalPerHour, c.SMSPrefixPerHour, c.FreeFailures = 1000, 1000, 1000
 }
 
 func newEnv(t *testing.T, edit ...func(*Config)) *env {
@@ -61,7 +62,8 @@ func (e *env) service(store Store, edit ...func(*Config)) *Service {
 	for _, f := range edit {
 		f(&cfg)
 	}
-	svc, err := New(store, box, e.clock, randReader{}, testKey, cfg, nil)
+	guard := throttle.New(e.db, e.clock, throttle.Config{PerIPHour: -1, GlobalPerMinute: -1}, nil)
+	svc, err := New(store, box, e.clock, randReader{}, testKey, cfg, nil, guard)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -189,19 +191,23 @@ func TestStart(t *testing.T) {
 
 func TestNewValidates(t *testing.T) {
 	box, _ := seal.New([]byte("s"))
+	guard := throttle.New(nil, monban.SystemClock{}, throttle.Config{}, nil)
+	if _, err := New(nil, box, monban.SystemClock{}, randReader{}, testKey, Config{}, nil, nil); err == nil {
+		t.Error("no throttle accepted")
+	}
 	for _, c := range []Config{
 		{Digits: map[monban.Purpose]int{monban.PurposeSignIn: 3}},
 		{Digits: map[monban.Purpose]int{monban.PurposeSignIn: 9}},
 		{Cooldowns: []time.Duration{-time.Second}},
 	} {
-		if _, err := New(nil, box, monban.SystemClock{}, randReader{}, testKey, c, nil); err == nil {
+		if _, err := New(nil, box, monban.SystemClock{}, randReader{}, testKey, c, nil, guard); err == nil {
 			t.Errorf("New(%+v) accepted", c)
 		}
 	}
-	if _, err := New(nil, box, monban.SystemClock{}, randReader{}, []byte("short"), Config{}, nil); err == nil {
+	if _, err := New(nil, box, monban.SystemClock{}, randReader{}, []byte("short"), Config{}, nil, guard); err == nil {
 		t.Error("short key accepted")
 	}
-	s, err := New(nil, box, monban.SystemClock{}, randReader{}, testKey, Config{}, nil)
+	s, err := New(nil, box, monban.SystemClock{}, randReader{}, testKey, Config{}, nil, guard)
 	if err != nil || s.Config().MaxChecks != 5 || s.Config().Lifetime != 10*time.Minute || s.Config().PerIPHour != 20 {
 		t.Fatalf("defaults not filled: %+v, %v", s.Config(), err)
 	}
@@ -444,9 +450,11 @@ func TestExpiry(t *testing.T) {
 }
 
 // TestFailuresSurviveNewCodes: five checks per code, and neither a resend
-// nor a new flow resets the failure count.
+// nor a new flow resets the failure count per account and purpose, which
+// goes through the throttle's counted path: after FreeFailures, each check
+// waits a growing delay, right code or not.
 func TestFailuresSurviveNewCodes(t *testing.T) {
-	e := newEnv(t, generous, func(c *Config) { c.FailuresPerHour = 8 })
+	e := newEnv(t, generous, func(c *Config) { c.FreeFailures = 8 })
 	acc := e.account()
 	f := e.start(smsTo(acc, "090-1234-5678"))
 	code, _, _ := e.sent(f.ID)
@@ -456,6 +464,7 @@ func TestFailuresSurviveNewCodes(t *testing.T) {
 			t.Fatalf("remaining %v, want %d", got.Params["remaining"], want)
 		}
 	}
+	// A check of a used-up code is a try too: 6 paid.
 	_, err := e.svc.Verify(ctx, f.ID, acc, code)
 	wantErr(t, err, monban.EInvalid, "code.expired")
 
@@ -464,21 +473,20 @@ func TestFailuresSurviveNewCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, _, _ = e.sent(f.ID)
-	// 5 failures so far of 8: the new code has 5 checks but only 3 remain.
-	for want := 2; want >= 0; want-- {
+	// The new code has its own 5 checks, but only 3 tries are left before
+	// the delays begin.
+	for range 3 {
 		_, err := e.svc.Verify(ctx, f.ID, acc, wrong(code))
-		if got := wantErr(t, err, monban.EInvalid, "code.wrong"); got.Params["remaining"] != want {
-			t.Fatalf("after resend: remaining %v, want %d", got.Params["remaining"], want)
-		}
+		wantErr(t, err, monban.EInvalid, "code.wrong")
 	}
-	hourEnd := time.Date(2026, 4, 1, 11, 0, 0, 0, time.UTC)
+	next := e.clock.Now().Add(30 * time.Second)
 	_, err = e.svc.Verify(ctx, f.ID, acc, code)
-	wantRetry(t, err, "code.too_many_failures", hourEnd)
+	wantRetry(t, err, "code.too_many_failures", next)
 	// A new flow for the same purpose is held to the same count…
 	g := e.start(smsTo(acc, "080-1234-5678"))
 	gcode, _, _ := e.sent(g.ID)
 	_, err = e.svc.Verify(ctx, g.ID, acc, gcode)
-	wantRetry(t, err, "code.too_many_failures", hourEnd)
+	wantRetry(t, err, "code.too_many_failures", next)
 	// … but another purpose is not.
 	h := e.start(StartInput{AccountID: acc, Purpose: monban.PurposeSignIn, Channel: monban.ChannelSMS, Destination: "080-1234-5678"})
 	hcode, _, _ := e.sent(h.ID)
@@ -487,6 +495,12 @@ func TestFailuresSurviveNewCodes(t *testing.T) {
 	}
 	if g, _ := e.db.FlowByID(ctx, f.ID); g.Failures != 8 {
 		t.Fatalf("flow failures = %d, want 8", g.Failures)
+	}
+	// Once the delay has passed the right code is accepted and the count
+	// starts again.
+	e.clock.Set(next)
+	if _, err := e.svc.Verify(ctx, g.ID, acc, gcode); err != nil {
+		t.Fatalf("after the delay: %v", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/identifier"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // destination checks where a code is to go and returns its normalised form.
@@ -80,9 +81,14 @@ func (s *Service) sendLimits(accountID string, ch monban.Channel, dest, ip strin
 
 const budgetKey = "sms.budget"
 
-// failLimits count wrong codes per account and purpose, across flows, so
-// that asking for a new code never resets them.
-func (s *Service) failLimits(accountID string, p monban.Purpose) []monban.Limit {
-	return []monban.Limit{{Key: "code:fail:h:" + accountID + ":" + string(p), Window: time.Hour,
-		Max: s.cfg.FailuresPerHour, Err: "code.too_many_failures"}}
+// FailureAttempt is the counted try of a code for accountID and purpose p:
+// one counter per account and purpose, across flows, so that asking for a
+// new code never resets it.
+func (s *Service) FailureAttempt(accountID string, p monban.Purpose) throttle.Attempt {
+	pol := throttle.CodePolicy
+	pol.Free = s.cfg.FreeFailures
+	if pol.Free < 0 {
+		pol.Free = 1 << 30
+	}
+	return throttle.Attempt{Authenticator: throttle.CodeOf(p), AccountIDs: []string{accountID}, Policy: pol}
 }

@@ -11,13 +11,14 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/seal"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Store is the storage the code use cases need.
 type Store interface {
 	IssueCode(ctx context.Context, in monban.CodeIssue) error
 	CheckCode(ctx context.Context, flowID, accountID string, now time.Time, maxChecks int,
-		match func(hash []byte) bool, failLimits []monban.Limit) (*monban.Flow, error)
+		match func(hash []byte) bool) (*monban.Flow, error)
 	FlowByID(ctx context.Context, id string) (*monban.Flow, error)
 	MessagesByFlow(ctx context.Context, flowID string) ([]monban.Message, error)
 	PeekLimits(ctx context.Context, now time.Time, limits []monban.Limit) (time.Time, error)
@@ -43,7 +44,12 @@ type Config struct {
 	PerAccountHour     int // codes for one account
 	PerIPHour          int // code requests from one IP (IPv6: one /64)
 	PerPrefixHour      int // codes to numbers sharing all but their last four digits
-	FailuresPerHour    int // wrong codes per account and purpose, across flows
+	// FreeFailures is how many wrong codes per account and purpose, across
+	// flows and resends, are free (default 5: one code's checks); each
+	// further one makes the next check wait 30 s, doubling to an hour
+	// (throttle.CodePolicy), until a right code resets the count. A new
+	// code never does (NIST SP 800-63B-4 §3.1.3.2).
+	FreeFailures int
 
 	AllowedRegions   []string // where SMS and voice codes may go (ISO 3166), default JP
 	SMSGlobalPerHour int      // SMS-pumping budgets: all SMS and voice codes…
@@ -63,7 +69,7 @@ func DefaultConfig() Config {
 		PerAccountHour:     10,
 		PerIPHour:          20,
 		PerPrefixHour:      30,
-		FailuresPerHour:    10,
+		FreeFailures:       5,
 
 		EmailLifetimes: map[monban.Purpose]time.Duration{monban.PurposeRecovery: 24 * time.Hour},
 
@@ -150,7 +156,7 @@ func (c *Config) fillDefaults() error {
 	}{
 		{&c.PerDestinationHour, d.PerDestinationHour}, {&c.PerDestinationDay, d.PerDestinationDay},
 		{&c.PerAccountHour, d.PerAccountHour}, {&c.PerIPHour, d.PerIPHour}, {&c.PerPrefixHour, d.PerPrefixHour},
-		{&c.FailuresPerHour, d.FailuresPerHour},
+		{&c.FreeFailures, d.FreeFailures},
 		{&c.SMSGlobalPerHour, d.SMSGlobalPerHour}, {&c.SMSPrefixPerHour, d.SMSPrefixPerHour},
 	} {
 		if *f.v == 0 {
@@ -173,11 +179,23 @@ type Service struct {
 	cfg    Config
 	log    *slog.Logger
 	alarm  func(scope string)
+	guard  Throttle
+}
+
+// Throttle is the counted path every code check goes through
+// (throttle.Service.Check): the failure count per account and purpose lives
+// there, with the other guessable secrets'.
+type Throttle interface {
+	Check(ctx context.Context, a throttle.Attempt, compare func() error) error
 }
 
 // New returns a Service. random is the source of codes (crypto/rand.Reader
-// in production); key is the HMAC key the stored code hashes are made with.
-func New(store Store, box *seal.Box, clock monban.Clock, random io.Reader, key []byte, cfg Config, log *slog.Logger) (*Service, error) {
+// in production); key is the HMAC key the stored code hashes are made with;
+// guard counts wrong codes across flows and is required.
+func New(store Store, box *seal.Box, clock monban.Clock, random io.Reader, key []byte, cfg Config, log *slog.Logger, guard Throttle) (*Service, error) {
+	if guard == nil {
+		return nil, fmt.Errorf("codes: no throttle: wrong codes would not be counted across flows")
+	}
 	if len(key) < 32 {
 		return nil, fmt.Errorf("codes: HMAC key of %d bytes: want at least 32", len(key))
 	}
@@ -188,7 +206,7 @@ func New(store Store, box *seal.Box, clock monban.Clock, random io.Reader, key [
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{store: store, box: box, clock: clock, random: random, key: key, cfg: cfg, log: log,
-		alarm: func(string) {}}, nil
+		alarm: func(string) {}, guard: guard}, nil
 }
 
 // Config returns the rules in force, defaults filled in.

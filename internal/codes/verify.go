@@ -13,7 +13,11 @@ import (
 
 // Verify checks the code the person typed for their flow. It returns the
 // completed flow on success; a wrong, malformed or mistyped code is
-// "code.wrong" with the number of tries left and counts as a failure.
+// "code.wrong" with the number of the code's tries left and counts as a
+// failure. Each check is also a counted try on the account's counter for the
+// flow's purpose (FailureAttempt), claimed before the compare: past
+// Config.FreeFailures wrong codes, across flows and resends, every check
+// is refused with "code.too_many_failures" and the time of the next try.
 func (s *Service) Verify(ctx context.Context, flowID, accountID, code string) (*monban.Flow, error) {
 	f, err := s.flow(ctx, flowID, accountID)
 	if err != nil {
@@ -25,8 +29,12 @@ func (s *Service) Verify(ctx context.Context, flowID, accountID, code string) (*
 		want = s.hash(f.ID, digits)
 	}
 	match := func(h []byte) bool { return ok && hmac.Equal(h, want) }
-	done, err := s.store.CheckCode(ctx, f.ID, accountID, s.clock.Now(), s.cfg.MaxChecks, match,
-		s.failLimits(accountID, f.Purpose))
+	var done *monban.Flow
+	err = s.guard.Check(ctx, s.FailureAttempt(accountID, f.Purpose), func() error {
+		var err error
+		done, err = s.store.CheckCode(ctx, f.ID, accountID, s.clock.Now(), s.cfg.MaxChecks, match)
+		return err
+	})
 	if err != nil {
 		if e, isDomain := monban.AsError(err); isDomain && e.Key == "code.wrong" {
 			s.log.InfoContext(ctx, "wrong code", "flow", f.ID, "account", accountID, "purpose", f.Purpose)

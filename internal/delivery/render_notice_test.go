@@ -13,7 +13,7 @@ import (
 func noticeParams(extra map[string]any) map[string]any {
 	p := map[string]any{"ref": "MB-7K3Q-9D2F", "check_url": "https://id.example.jp/check", "site": "id.example.jp",
 		"sent_at": "2026年3月14日 15:09（日本時間）", "until": "", "device": "", "ip": "", "kind": "", "restore_url": "",
-		"factor": "", "case_ref": "", "status": "", "status_url": "", "approve_url": approveURL}
+		"factor": "", "case_ref": "", "status": "", "status_url": "", "approve_url": approveURL, "disabled": ""}
 	for k, v := range extra {
 		p[k] = v
 	}

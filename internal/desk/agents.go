@@ -188,6 +188,11 @@ func (s *Service) matchStep(secret, code string) (int64, error) {
 	return 0, errCode()
 }
 
+// codeLimit claims one authenticator try of the agent, right or wrong,
+// before the compare (HitLimits counts atomically across nodes): five per
+// 15 minutes per agent. Agents are few and known, so the count is per
+// agent; it is not the consecutive-failure throttle, whose disabling at 100
+// would let whoever has an agent's password switch the desk off for them.
 func (s *Service) codeLimit(ctx context.Context, agentID string) error {
 	return s.d.Store.HitLimits(ctx, s.d.Clock.Now(), []monban.Limit{{Key: "desk:totp:" + agentID, Window: 15 * time.Minute,
 		Max: 5, Err: "desk.code_limit"}})

@@ -173,9 +173,28 @@ type PublicCase struct {
 	Thread []monban.CaseMessage // requests, replies, status changes and the person's replies
 }
 
-// CaseForLink opens a case by its status link.
-func (s *Service) CaseForLink(ctx context.Context, caseID, token string) (*PublicCase, error) {
+// LinkFailuresPerIPHour bounds wrong status links from one IP (one /64).
+const LinkFailuresPerIPHour = 10
+
+// CaseForLink opens a case by its status link. The token is a 256-bit
+// HMAC, so guessing it is hopeless; still every secret goes through a
+// counted path: wrong links are limited per IP (the only thing a guesser
+// cannot vary for free), refused with the time of the next try. The peek
+// and the later hit are not one claim: concurrent guesses can overshoot
+// the ten by a few, which costs nothing against 2^256.
+func (s *Service) CaseForLink(ctx context.Context, caseID, token, ip string) (*PublicCase, error) {
+	now := s.d.Clock.Now()
+	limits := []monban.Limit{{Key: "support:link:ip:" + monban.IPScope(ip), Window: time.Hour, Max: LinkFailuresPerIPHour,
+		Err: "support.link_limit"}}
+	if next, err := s.d.Store.PeekLimits(ctx, now, limits); err != nil {
+		return nil, err
+	} else if next.After(now) {
+		return nil, monban.RateLimited("support.link_limit", next)
+	}
 	if subtle.ConstantTimeCompare([]byte(token), []byte(s.StatusToken(caseID))) != 1 {
+		if err := s.d.Store.HitLimits(ctx, now, limits); err != nil && monban.ErrorCodeOf(err) != monban.ERateLimited {
+			return nil, err
+		}
 		return nil, errLink()
 	}
 	c, err := s.d.Store.CaseByID(ctx, caseID)
@@ -201,7 +220,7 @@ func (s *Service) CaseForLink(ctx context.Context, caseID, token string) (*Publi
 // PersonReply adds the person's reply from the status page: the case goes
 // back to support (open). A closed case takes no replies.
 func (s *Service) PersonReply(ctx context.Context, caseID, token, body, ip string) error {
-	if _, err := s.CaseForLink(ctx, caseID, token); err != nil {
+	if _, err := s.CaseForLink(ctx, caseID, token, ip); err != nil {
 		return err
 	}
 	body = cleanText(body)

@@ -22,6 +22,7 @@ type Store interface {
 	AccountsByIdentifier(ctx context.Context, kind monban.IdentifierKind, value string) ([]monban.Account, error)
 	IdentifiersByAccount(ctx context.Context, accountID string) ([]monban.Identifier, error)
 	HitLimits(ctx context.Context, now time.Time, limits []monban.Limit) error
+	PeekLimits(ctx context.Context, now time.Time, limits []monban.Limit) (time.Time, error)
 
 	FileCase(ctx context.Context, c *monban.Case, req *monban.CaseMessage,
 		effects func(c *monban.Case, merged bool) (sqlstore.CaseEffects, error)) (*monban.Case, bool, error)

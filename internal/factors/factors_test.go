@@ -16,6 +16,7 @@ import (
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/storetest"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 var ctx = context.Background()
@@ -35,7 +36,8 @@ func newFixture(t *testing.T, db *sqlstore.DB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := factors.New(db, box, clock, rand.Reader, key, factors.Config{RPID: "localhost", RPOrigins: []string{"http://localhost"}})
+	guard := throttle.New(db, clock, throttle.Config{PerIPHour: -1, GlobalPerMinute: -1}, nil)
+	svc, err := factors.New(db, box, clock, rand.Reader, key, factors.Config{RPID: "localhost", RPOrigins: []string{"http://localhost"}}, guard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestTOTP(t *testing.T) {
 			if ok, _ := f.svc.HasStrongFactor(ctx, f.actor.AccountID); ok {
 				t.Fatal("unconfirmed TOTP counts as strong")
 			}
-			wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, code(t, en.Secret, f.clock.Now())), "totp.wrong")
+			wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, code(t, en.Secret, f.clock.Now()), factors.From{}), "totp.wrong")
 			wantKey(t, f.svc.ConfirmTOTP(ctx, f.actor, en.FactorID, "000000x", ""), "totp.wrong")
 			first := code(t, en.Secret, f.clock.Now())
 			wantKey(t, f.svc.ConfirmTOTP(ctx, f.actor, en.FactorID, first, "iPhone"), "")
@@ -93,7 +95,7 @@ func TestTOTP(t *testing.T) {
 				t.Fatal("confirmed TOTP is not strong")
 			}
 			// The confirming code cannot be used again to sign in.
-			wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, first), "totp.replayed")
+			wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, first, factors.From{}), "totp.replayed")
 
 			steps := []struct {
 				name    string
@@ -116,7 +118,7 @@ func TestTOTP(t *testing.T) {
 				if st.name == "full-width digits" {
 					c = strings.Map(func(r rune) rune { return r - '0' + '０' }, c)
 				}
-				err := f.svc.VerifyTOTP(ctx, f.actor.AccountID, c)
+				err := f.svc.VerifyTOTP(ctx, f.actor.AccountID, c, factors.From{})
 				if st.want == "" && err != nil || st.want != "" {
 					wantKey(t, err, st.want)
 				}
@@ -144,10 +146,10 @@ func TestRecoveryCodes(t *testing.T) {
 				seen[c] = true
 			}
 			typed := strings.ToLower(strings.ReplaceAll(codes[0], "-", " "))
-			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, typed), "")
-			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, codes[0]), "recovery_code.wrong")
-			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, "not a code"), "recovery_code.wrong")
-			wantKey(t, f.svc.UseRecoveryCode(ctx, "acc_other", codes[1]), "recovery_code.wrong")
+			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, typed, factors.From{}), "")
+			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, codes[0], factors.From{}), "recovery_code.wrong")
+			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, "not a code", factors.From{}), "recovery_code.wrong")
+			wantKey(t, f.svc.UseRecoveryCode(ctx, "acc_other", codes[1], factors.From{}), "recovery_code.wrong")
 			list, err := f.svc.List(ctx, f.actor.AccountID)
 			if err != nil || len(list) != 1 || list[0].Remaining != 9 {
 				t.Fatalf("List = %+v, %v", list, err)
@@ -156,7 +158,7 @@ func TestRecoveryCodes(t *testing.T) {
 			if _, err := f.svc.GenerateRecoveryCodes(ctx, f.actor); err != nil {
 				t.Fatal(err)
 			}
-			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, codes[1]), "recovery_code.wrong")
+			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, codes[1], factors.From{}), "recovery_code.wrong")
 			// Changes need a recent password.
 			f.clock.Advance(11 * time.Minute)
 			_, err = f.svc.GenerateRecoveryCodes(ctx, f.actor)
@@ -186,4 +188,44 @@ func TestRemoveLastStrongFactorTurnsTwoStepOff(t *testing.T) {
 		t.Fatal("2-step still on without a factor")
 	}
 	wantKey(t, f.svc.SetTwoStep(ctx, f.actor, true), "twostep.no_factor")
+}
+
+// TestSecretCountedInTheFactor: VerifyTOTP and UseRecoveryCode count every
+// well-formed guess themselves, whoever calls them: after the free tries
+// even the right code waits, each authenticator on its own counter;
+// malformed input spends nothing.
+func TestSecretCountedInTheFactor(t *testing.T) {
+	for name, db := range storetest.Stores(t) {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, db)
+			en, err := f.svc.EnrolTOTP(ctx, f.actor, "hanako")
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantKey(t, f.svc.ConfirmTOTP(ctx, f.actor, en.FactorID, code(t, en.Secret, f.clock.Now()), ""), "")
+			rc, err := f.svc.GenerateRecoveryCodes(ctx, f.actor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Advance(30 * time.Second)
+			stranger := factors.From{IP: "192.0.2.7"}
+			for range 10 {
+				wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, "12 34", stranger), "totp.wrong") // malformed: free
+			}
+			for i := range throttle.DefaultPolicy.Free + 1 {
+				if err := f.svc.VerifyTOTP(ctx, f.actor.AccountID, "000000", stranger); monban.ErrorCodeOf(err) != monban.EUnauthorized {
+					t.Fatalf("guess %d: %v", i+1, err)
+				}
+			}
+			wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, code(t, en.Secret, f.clock.Now()), stranger), "secret.throttled")
+			// Recovery codes are another authenticator with their own count.
+			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, rc[0], stranger), "")
+			for range throttle.DefaultPolicy.Free + 1 {
+				wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, "AAAA-BBBB-CCCC-DDDD", stranger), "recovery_code.wrong")
+			}
+			wantKey(t, f.svc.UseRecoveryCode(ctx, f.actor.AccountID, rc[1], stranger), "secret.throttled")
+			f.clock.Advance(30 * time.Second)
+			wantKey(t, f.svc.VerifyTOTP(ctx, f.actor.AccountID, code(t, en.Secret, f.clock.Now()), stranger), "")
+		})
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Recovery codes: ten codes of 16 Crockford base32 characters (80 bits
@@ -53,14 +54,19 @@ func (s *Service) GenerateRecoveryCodes(ctx context.Context, a Actor) ([]string,
 // Spaces, dashes and case do not matter, and the letters Crockford's
 // alphabet leaves out are read as the digits they look like. A wrong, used
 // or malformed code is EUnauthorized "recovery_code.wrong".
-func (s *Service) UseRecoveryCode(ctx context.Context, accountID, code string) error {
+//
+// Every well-formed code is a counted try (throttle.RecoveryCode), claimed
+// before the lookup exactly as VerifyTOTP's; a malformed one spends nothing.
+func (s *Service) UseRecoveryCode(ctx context.Context, accountID, code string, from From) error {
 	c, ok := normalizeRecoveryCode(code)
 	if !ok {
 		return monban.Errorf(monban.EUnauthorized, "recovery_code.wrong").WithField("code")
 	}
-	now := s.clock.Now()
-	ev := monban.AuditEvent{At: now, AccountID: accountID, Action: monban.AuditRecoveryCodeUsed}
-	return s.store.UseRecoveryCode(ctx, accountID, s.mac("recovery", accountID, c), now, ev)
+	return s.guard.Check(ctx, attempt(throttle.RecoveryCode, accountID, from), func() error {
+		now := s.clock.Now()
+		ev := monban.AuditEvent{At: now, AccountID: accountID, Action: monban.AuditRecoveryCodeUsed}
+		return s.store.UseRecoveryCode(ctx, accountID, s.mac("recovery", accountID, c), now, ev)
+	})
 }
 
 func (s *Service) newRecoveryCode() (string, error) {

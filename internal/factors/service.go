@@ -10,6 +10,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/seal"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Store is the storage the factor use cases need.
@@ -29,6 +30,23 @@ type Store interface {
 	IdentifiersByAccount(ctx context.Context, accountID string) ([]monban.Identifier, error)
 	SaveCeremony(ctx context.Context, c *monban.Ceremony) error
 	TakeCeremony(ctx context.Context, id, accountID string, kind monban.CeremonyKind, now time.Time) (*monban.Ceremony, error)
+}
+
+// Throttle is the counted path every guess of a TOTP or recovery code goes
+// through (throttle.Service.Check): it claims a try before the compare, so
+// no caller can forget the limit.
+type Throttle interface {
+	Check(ctx context.Context, a throttle.Attempt, compare func() error) error
+}
+
+var _ Throttle = (*throttle.Service)(nil)
+
+// From is where a try of a second factor comes from: the device the
+// owner's known devices are told apart by (their own counter, as with
+// passwords), and the IP the per-IP limit counts.
+type From struct {
+	DeviceID string // the request's verified device id, "" for none
+	IP       string
 }
 
 // Config holds the factor rules.
@@ -52,11 +70,16 @@ type Service struct {
 	key    []byte
 	cfg    Config
 	wa     webAuthn
+	guard  Throttle
 }
 
 // New returns a Service. key is the HMAC key of the recovery-code hashes
-// (at least 32 bytes); box seals TOTP seeds at rest.
-func New(store Store, box *seal.Box, clock monban.Clock, random io.Reader, key []byte, cfg Config) (*Service, error) {
+// (at least 32 bytes); box seals TOTP seeds at rest; guard counts every
+// code checked and is required.
+func New(store Store, box *seal.Box, clock monban.Clock, random io.Reader, key []byte, cfg Config, guard Throttle) (*Service, error) {
+	if guard == nil {
+		return nil, fmt.Errorf("factors: no throttle: codes would be checked without a limit")
+	}
 	if len(key) < 32 {
 		return nil, fmt.Errorf("factors: HMAC key of %d bytes: want at least 32", len(key))
 	}
@@ -66,7 +89,7 @@ func New(store Store, box *seal.Box, clock monban.Clock, random io.Reader, key [
 	if cfg.ReauthWindow <= 0 {
 		cfg.ReauthWindow = 10 * time.Minute
 	}
-	s := &Service{store: store, box: box, clock: clock, random: random, key: key, cfg: cfg}
+	s := &Service{store: store, box: box, clock: clock, random: random, key: key, cfg: cfg, guard: guard}
 	if cfg.RPID != "" {
 		wa, err := newWebAuthn(cfg)
 		if err != nil {
@@ -255,6 +278,11 @@ func (s *Service) canTwoStep(ctx context.Context, accountID string) (bool, error
 		}
 	}
 	return false, nil
+}
+
+// attempt is one try of an account's authenticator of kind auth.
+func attempt(auth, accountID string, from From) throttle.Attempt {
+	return throttle.Attempt{Authenticator: auth, AccountIDs: []string{accountID}, DeviceID: from.DeviceID, IP: from.IP}
 }
 
 // mac is the keyed hash of a recovery code.

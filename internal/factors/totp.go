@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // TOTP parameters: what every authenticator app understands (RFC 6238
@@ -65,7 +66,8 @@ func (s *Service) EnrolTOTP(ctx context.Context, a Actor, accountName string) (*
 }
 
 // ConfirmTOTP accepts the first code of an enrolled app, names the factor
-// and makes it count.
+// and makes it count. It is not a counted try: the secret was just shown
+// to this recently re-authenticated session, so there is nothing to guess.
 func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, factorID, code, name string) error {
 	if err := s.recent(a); err != nil {
 		return err
@@ -98,7 +100,22 @@ func (s *Service) ConfirmTOTP(ctx context.Context, a Actor, factorID, code, name
 // Each code is accepted once (a later or equal time step is never accepted
 // again, across nodes), within one step of clock skew. A wrong code is
 // EUnauthorized "totp.wrong"; a replayed one EConflict "totp.replayed".
-func (s *Service) VerifyTOTP(ctx context.Context, accountID, code string) error {
+//
+// Every well-formed code is a counted try (throttle.TOTP, per account; the
+// owner's known device on its own counter): claimed before the compare and
+// refused, with the time of the next try, while a delay runs, or as
+// "totp.disabled" after 100 consecutive failures. Input that cannot be a
+// code is "totp.wrong" and spends nothing.
+func (s *Service) VerifyTOTP(ctx context.Context, accountID, code string, from From) error {
+	if _, ok := normalizeDigits(code, int(totpDigits)); !ok {
+		return errTOTPWrong()
+	}
+	return s.guard.Check(ctx, attempt(throttle.TOTP, accountID, from), func() error {
+		return s.verifyTOTP(ctx, accountID, code)
+	})
+}
+
+func (s *Service) verifyTOTP(ctx context.Context, accountID, code string) error {
 	all, err := s.store.FactorsByAccount(ctx, accountID)
 	if err != nil {
 		return err

@@ -122,11 +122,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	if cfg.SMSBudgetPerHour != 0 {
 		codeCfg.SMSGlobalPerHour = cfg.SMSBudgetPerHour
 	}
-	codeSvc, err := codes.New(db, box, clock, rand.Reader, secret, codeCfg, log)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("codes: %w", err)
-	}
 	senders, parsers, err := channels(cfg, db, secret, clock)
 	if err != nil {
 		db.Close()
@@ -141,16 +136,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	noticeSvc := notices.New(db, box, clock, notices.Config{PublicURL: cfg.PublicURL}, worker, log)
 	metrics := web.NewMetrics()
 	metrics.Outbox(worker)
-	metrics.Budget(codeSvc, log)
 	metrics.GaugeFunc("monban_password_hashes_in_flight", "Password hashes running now.", func() float64 { return float64(hasher.InFlight()) })
 	accounts.OnSignInOutcome(func(o string) { metrics.SignIns.WithLabelValues(o).Inc() })
 	throttleSvc := throttle.New(db, clock, throttle.Config{PerIPHour: cfg.SignInFailuresPerIPHour,
-		GlobalPerMinute: cfg.SignInFailuresPerMinute}, log)
+		GlobalPerMinute: cfg.SignInFailuresPerMinute, Alert: guessingAlert(noticeSvc, log)}, log)
+	codeSvc, err := codes.New(db, box, clock, rand.Reader, secret, codeCfg, log, throttleSvc)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("codes: %w", err)
+	}
+	metrics.Budget(codeSvc, log)
 	accounts.SetThrottle(throttleSvc)
 	recoverySvc := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
 		Hasher: hasher, Passwords: accounts, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
 		Clock: clock, Random: rand.Reader, Log: log}, recovery.Config{PublicURL: cfg.PublicURL})
-	factorSvc, twoStep, err := wireTwoStep(cfg, db, box, secret, accounts, codeSvc, noticeSvc, clock, log)
+	factorSvc, twoStep, err := wireTwoStep(cfg, db, box, secret, accounts, codeSvc, noticeSvc, throttleSvc, clock, log)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -18,19 +18,34 @@ import (
 	"github.com/monban-dev/monban/internal/twostep"
 )
 
+// guessingAlert tells the owner, by message center and email, that second
+// factors keep failing after their password was right (throttle.Config.Alert).
+// The notice names no link to sign in.
+func guessingAlert(noticeSvc *notices.Service, log *slog.Logger) func(ctx context.Context, accountID, auth string, disabled bool) {
+	return func(ctx context.Context, accountID, auth string, disabled bool) {
+		params := map[string]string{"factor": auth}
+		if disabled {
+			params["disabled"] = "yes"
+		}
+		if _, err := noticeSvc.Send(ctx, accountID, monban.TopicSignInGuessing, params, notices.Options{}); err != nil {
+			log.WarnContext(ctx, "guessing notice", "account", accountID, "err", err)
+		}
+	}
+}
+
 // wireTwoStep builds the second factors and the second step of signing in,
 // and installs the latter as the accounts' sign-in gate. Passkeys use the
 // public URL's host as the WebAuthn relying party and its origin as the
 // only allowed origin.
 func wireTwoStep(cfg Config, db *sqlstore.DB, box *seal.Box, secret []byte, accounts *account.Service,
-	codeSvc *codes.Service, noticeSvc *notices.Service, clock monban.Clock, log *slog.Logger) (*factors.Service, *twostep.Service, error) {
+	codeSvc *codes.Service, noticeSvc *notices.Service, guard factors.Throttle, clock monban.Clock, log *slog.Logger) (*factors.Service, *twostep.Service, error) {
 	fc := factors.Config{Issuer: "monban"}
 	// WebAuthn needs a domain: an IP address (e.g. the default
 	// http://127.0.0.1:8080) leaves passkeys off.
 	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
 		fc.RPID, fc.RPOrigins = u.Hostname(), []string{u.Scheme + "://" + u.Host}
 	}
-	factorSvc, err := factors.New(db, box, clock, rand.Reader, secret, fc)
+	factorSvc, err := factors.New(db, box, clock, rand.Reader, secret, fc, guard)
 	if err != nil {
 		return nil, nil, fmt.Errorf("factors: %w", err)
 	}

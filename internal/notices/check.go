@@ -18,7 +18,7 @@ type Checker interface {
 // Check limits: the page answers people, not scripts walking the 40-bit
 // reference space.
 const (
-	CheckPerIPPer10Min = 20
+	CheckPerIPPer10Min = 10
 	CheckGlobalPerMin  = 600
 )
 
@@ -43,6 +43,9 @@ func (s *Service) Check(ctx context.Context, st Checker, input, ip string) (*Che
 	if !ok {
 		return nil, monban.Errorf(monban.EInvalid, "check.no_ref").WithField("ref")
 	}
+	// A reference has 40 random bits and names no account before it is
+	// found, so the counted path is per IP (one /64) and global: every try,
+	// found or not, is claimed atomically before the lookup.
 	limits := []monban.Limit{
 		{Key: "check:ip:" + monban.IPScope(ip), Window: 10 * time.Minute, Max: CheckPerIPPer10Min, Err: "check.limit"},
 		{Key: "check:all", Window: time.Minute, Max: CheckGlobalPerMin, Err: "check.limit"},

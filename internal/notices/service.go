@@ -70,6 +70,7 @@ var rules = map[string]topicRule{
 	monban.TopicCaseUpdated:        {optional: []string{"case_ref", "status", "status_url"}},
 	monban.TopicAccountTransferred: {sms: true, optional: []string{"device"}},
 	monban.TopicSignInApproval:     {sms: true, optional: []string{"device", "ip", "until"}, times: []string{"until"}},
+	monban.TopicSignInGuessing:     {sms: true, optional: []string{"factor", "disabled"}},
 }
 
 // Template returns the message template of a topic.

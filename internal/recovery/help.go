@@ -6,8 +6,8 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/codes"
+	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/identifier"
-	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // StartInput asks for login help.
@@ -232,20 +232,23 @@ func (s *Service) wrongCode(ctx context.Context, r *monban.Recovery) error {
 	if r.Channel == monban.ChannelEmail {
 		lifetime = cfg.EmailLifetimeFor(monban.PurposeRecovery)
 	}
+	// The same counted path and schedule as a real flow's codes, claimed
+	// first as codes.Verify claims before the store says "expired", on a
+	// counter of this attempt's flow key (there is no account to count on).
+	try := s.Codes.FailureAttempt("", monban.PurposeRecovery)
+	try.AccountIDs, try.Identifier = nil, r.FlowID
+	tk, err := s.Throttle.Begin(ctx, try)
+	if err != nil {
+		return err
+	}
+	s.Throttle.Failed(ctx, tk)
 	if r.Checks >= cfg.MaxChecks || !now.Before(r.CreatedAt.Add(lifetime)) {
 		return monban.Errorf(monban.EInvalid, "code.expired").WithField("code")
-	}
-	fail := []monban.Limit{{Key: "code:fail:h:" + r.FlowID + ":recovery", Window: time.Hour, Max: cfg.FailuresPerHour, Err: "code.too_many_failures"}}
-	if next, err := s.Store.PeekLimits(ctx, now, fail); err != nil {
-		return err
-	} else if next.After(now) {
-		return monban.RateLimited("code.too_many_failures", next)
 	}
 	checks, err := s.Store.CountRecoveryCheck(ctx, r.ID)
 	if err != nil {
 		return err
 	}
-	_ = s.Store.HitLimits(ctx, now, fail)
 	return monban.Errorf(monban.EInvalid, "code.wrong").WithField("code").
 		WithParams(map[string]any{"remaining": max(cfg.MaxChecks-checks, 0)})
 }
@@ -257,8 +260,9 @@ const (
 )
 
 // VerifySecond checks the second proof of a 2-step account: a code from
-// the authenticator app or one of the recovery codes.
-func (s *Service) VerifySecond(ctx context.Context, id, deviceID, kind, code string) (*Attempt, error) {
+// the authenticator app or one of the recovery codes. factors counts each
+// try on the account's counters, shared with the sign-in step.
+func (s *Service) VerifySecond(ctx context.Context, id, deviceID, ip, kind, code string) (*Attempt, error) {
 	at, err := s.Get(ctx, id, deviceID)
 	if err != nil {
 		return nil, err
@@ -270,17 +274,12 @@ func (s *Service) VerifySecond(ctx context.Context, id, deviceID, kind, code str
 		return nil, monban.Errorf(monban.EInvalid, "recovery.no_second_factor")
 	}
 	acc := at.Recovery.AccountID
+	from := factors.From{DeviceID: deviceID, IP: ip}
 	switch kind {
 	case SecondTOTP:
-		tk, terr := s.Throttle.Begin(ctx, throttle.Attempt{Authenticator: throttle.TOTP, AccountIDs: []string{acc}, DeviceID: deviceID})
-		if terr != nil {
-			return nil, terr
-		}
-		if err = s.Factors.VerifyTOTP(ctx, acc, code); err == nil {
-			err = s.Throttle.Succeeded(ctx, tk, acc)
-		}
+		err = s.Factors.VerifyTOTP(ctx, acc, code, from)
 	case SecondRecoveryCode:
-		err = s.Factors.UseRecoveryCode(ctx, acc, code)
+		err = s.Factors.UseRecoveryCode(ctx, acc, code, from)
 	default:
 		err = monban.Errorf(monban.EInvalid, "recovery.second_kind").WithField("kind")
 	}
@@ -331,5 +330,5 @@ func (s *Service) ResetPassword(ctx context.Context, id string, pw string, m Met
 	}
 	s.liftLock(ctx, r.AccountID)
 	s.wake()
-	return s.Throttle.Clear(ctx, throttle.Password, r.AccountID)
+	return s.Throttle.ClearAfterReset(ctx, r.AccountID)
 }

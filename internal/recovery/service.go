@@ -13,6 +13,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
+	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/throttle"
@@ -47,12 +48,13 @@ type Codes interface {
 	Start(ctx context.Context, in codes.StartInput) (*monban.Flow, error)
 	Verify(ctx context.Context, flowID, accountID, code string) (*monban.Flow, error)
 	Config() codes.Config
+	FailureAttempt(accountID string, p monban.Purpose) throttle.Attempt
 }
 
 // Factors checks second factors (internal/factors).
 type Factors interface {
-	VerifyTOTP(ctx context.Context, accountID, code string) error
-	UseRecoveryCode(ctx context.Context, accountID, code string) error
+	VerifyTOTP(ctx context.Context, accountID, code string, from factors.From) error
+	UseRecoveryCode(ctx context.Context, accountID, code string, from factors.From) error
 }
 
 // Notices composes notices to be stored with the change they announce.
@@ -67,6 +69,8 @@ type Throttle interface {
 	Failed(ctx context.Context, t *throttle.Ticket)
 	Succeeded(ctx context.Context, t *throttle.Ticket, accountIDs ...string) error
 	Clear(ctx context.Context, auth, accountID string) error
+	// ClearAfterReset forgets the password's and second factors' counters.
+	ClearAfterReset(ctx context.Context, accountID string) error
 }
 
 // Hasher hashes and verifies passwords.

@@ -2,14 +2,14 @@ package risk
 
 import (
 	"context"
-	"time"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/factors"
 )
 
 // SecondFactor checks the account's second factors (factors.Service).
 type SecondFactor interface {
-	VerifyTOTP(ctx context.Context, accountID, code string) error
+	VerifyTOTP(ctx context.Context, accountID, code string, from factors.From) error
 	FinishPasskeyCheck(ctx context.Context, accountID, ceremonyID string, response []byte) error
 }
 
@@ -17,13 +17,12 @@ type SecondFactor interface {
 // without them the second-factor way out refuses.
 func (s *Service) SetFactors(f SecondFactor) { s.factors = f }
 
-// Second-factor tries, like password re-entry: not a way to guess codes.
-const secondFactorTriesPer15Min = 5
-
 // UnlockWithTOTP lifts a lock whose ways out include a second factor, with
-// a code from one of the account's authenticator apps.
-func (s *Service) UnlockWithTOTP(ctx context.Context, accountID, code string) (*monban.Lock, error) {
-	return s.unlockSecond(ctx, accountID, func(f SecondFactor) error { return f.VerifyTOTP(ctx, accountID, code) })
+// a code from one of the account's authenticator apps. The code is counted
+// by factors.VerifyTOTP on the account's TOTP counter, the same budget as
+// the sign-in step's, transfer's and login help's.
+func (s *Service) UnlockWithTOTP(ctx context.Context, accountID, code string, from factors.From) (*monban.Lock, error) {
+	return s.unlockSecond(ctx, accountID, func(f SecondFactor) error { return f.VerifyTOTP(ctx, accountID, code, from) })
 }
 
 // UnlockWithPasskey lifts such a lock with a passkey assertion (the
@@ -41,10 +40,6 @@ func (s *Service) unlockSecond(ctx context.Context, accountID string, check func
 	}
 	if s.factors == nil {
 		return nil, errWayNotAllowed()
-	}
-	if err := s.d.Store.HitLimits(ctx, s.d.Clock.Now(), []monban.Limit{{Key: "unlock:2fa:" + accountID,
-		Window: 15 * time.Minute, Max: secondFactorTriesPer15Min, Err: "lock.second_limit"}}); err != nil {
-		return nil, err
 	}
 	if err := check(s.factors); err != nil {
 		return nil, err

@@ -134,13 +134,12 @@ type activeCode struct {
 // the completed flow.
 //
 // A wrong code costs one check of each active code (at most maxChecks each)
-// and one failure of the flow, and counts against failLimits (per account
-// and purpose, across flows, so neither a resend nor a new flow resets it);
-// that bookkeeping is committed even though "code.wrong" is returned. While
-// a fail limit is used up every check is refused with
-// "code.too_many_failures", right code or not.
+// and one failure of the flow; that bookkeeping is committed even though
+// "code.wrong" is returned. The count across flows (per account and
+// purpose, which neither a resend nor a new flow resets) is the throttle's,
+// claimed by internal/codes before this check.
 func (db *DB) CheckCode(ctx context.Context, flowID, accountID string, now time.Time, maxChecks int,
-	match func(hash []byte) bool, failLimits []monban.Limit) (*monban.Flow, error) {
+	match func(hash []byte) bool) (*monban.Flow, error) {
 	var flow *monban.Flow
 	var wrong *monban.Error // returned after the failure is committed
 	err := db.inTx(ctx, "check code", func(tx *sql.Tx) error {
@@ -161,19 +160,13 @@ func (db *DB) CheckCode(ctx context.Context, flowID, accountID string, now time.
 		if len(codes) == 0 || !f.ExpiresAt.After(now) {
 			return codeExpired()
 		}
-		if err := db.checkLimits(ctx, tx, now, failLimits); err != nil {
-			if e, ok := monban.AsError(err); ok && e.Code == monban.ERateLimited {
-				e.Key = "code.too_many_failures"
-			}
-			return err
-		}
 		for _, c := range codes {
 			if match(c.hash) {
 				flow = f
 				return db.completeFlow(ctx, tx, f, c.id, now)
 			}
 		}
-		wrong, err = db.recordFailure(ctx, tx, f, codes[0], now, maxChecks, failLimits)
+		wrong, err = db.recordFailure(ctx, tx, f, codes[0], now, maxChecks)
 		return err
 	})
 	if err != nil {
@@ -249,9 +242,9 @@ func (db *DB) verifyIdentifier(ctx context.Context, tx *sql.Tx, f *monban.Flow, 
 
 // recordFailure counts a wrong code and returns the "code.wrong" error to
 // give once it is committed: remaining is how many more tries are left
-// before the newest code, or the hour's failure budget, runs out.
+// before the newest code runs out.
 func (db *DB) recordFailure(ctx context.Context, tx *sql.Tx, f *monban.Flow, newest activeCode, now time.Time,
-	maxChecks int, failLimits []monban.Limit) (*monban.Error, error) {
+	maxChecks int) (*monban.Error, error) {
 	_, err := db.txExec(ctx, tx, `UPDATE codes SET checks = checks + 1
 		WHERE flow_id = ? AND used_at = 0 AND expires_at > ? AND checks < ?`, f.ID, micros(now), maxChecks)
 	if err != nil {
@@ -260,16 +253,7 @@ func (db *DB) recordFailure(ctx context.Context, tx *sql.Tx, f *monban.Flow, new
 	if _, err := db.txExec(ctx, tx, `UPDATE flows SET failures = failures + 1 WHERE id = ?`, f.ID); err != nil {
 		return nil, err
 	}
-	counts, err := db.bumpLimits(ctx, tx, now, failLimits)
-	if err != nil {
-		return nil, err
-	}
 	remaining := maxChecks - newest.checks - 1
-	for i, l := range failLimits {
-		if l.Max > 0 {
-			remaining = min(remaining, l.Max-counts[i])
-		}
-	}
 	return monban.Errorf(monban.EInvalid, "code.wrong").WithField("code").
 		WithParams(map[string]any{"remaining": max(remaining, 0)}), nil
 }

@@ -3,6 +3,8 @@ package throttle
 import (
 	"testing"
 	"time"
+
+	"github.com/monban-dev/monban"
 )
 
 func st(failures int, last time.Time) State {
@@ -87,5 +89,56 @@ func TestScheduleTakesDays(t *testing.T) {
 	}
 	if total < 3*24*time.Hour {
 		t.Fatalf("100 guesses take %v, want days", total)
+	}
+}
+
+// TestSecretKinds: each guessable secret has its own refusal messages, and
+// only second factors and sign-in codes alert the owner (the password was
+// right).
+func TestSecretKinds(t *testing.T) {
+	for _, tt := range []struct {
+		auth                string
+		throttled, disabled string
+		alert, local        bool
+	}{
+		{Password, "signin.throttled", "signin.password_disabled", false, false},
+		{TOTP, "secret.throttled", "totp.disabled", true, false},
+		{RecoveryCode, "secret.throttled", "recovery_code.disabled", true, false},
+		{CodeOf(monban.PurposeSignIn), "code.too_many_failures", "code.too_many_failures", true, true},
+		{CodeOf(monban.PurposeNewDevice), "code.too_many_failures", "code.too_many_failures", true, true},
+		{CodeOf(monban.PurposeRecovery), "code.too_many_failures", "code.too_many_failures", false, true},
+		{CodeOf(monban.PurposeVerifyEmail), "code.too_many_failures", "code.too_many_failures", false, true},
+	} {
+		t.Run(tt.auth, func(t *testing.T) {
+			k := KindOf(tt.auth)
+			if k.Throttled != tt.throttled || k.Disabled != tt.disabled || k.Alert != tt.alert || k.Local != tt.local {
+				t.Errorf("KindOf(%q) = %+v", tt.auth, k)
+			}
+		})
+	}
+}
+
+// TestSecretCodePolicy: one-time codes across flows: five free failures,
+// then 30 s doubling to an hour, and never disabled (a stranger who can
+// start a flow must not switch the owner's codes off).
+func TestSecretCodePolicy(t *testing.T) {
+	p := CodePolicy
+	now := time.Date(2026, 4, 1, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		s    State
+		want Decision
+	}{
+		{"five failures: still free", st(5, now), Decision{Allowed: true}},
+		{"sixth: 30 s", st(6, now), Decision{RetryAt: now.Add(30 * time.Second)}},
+		{"seventh: a minute", st(7, now), Decision{RetryAt: now.Add(time.Minute)}},
+		{"capped at an hour", st(40, now), Decision{RetryAt: now.Add(time.Hour)}},
+		{"a thousand failures: delayed, not disabled", st(1000, now.Add(-time.Hour)), Decision{Allowed: true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.Decide(tt.s, now); got != tt.want {
+				t.Errorf("Decide(%+v) = %+v, want %+v", tt.s, got, tt.want)
+			}
+		})
 	}
 }

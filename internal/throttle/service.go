@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -39,24 +40,88 @@ type Config struct {
 	// together. Negative switches a limit off; zero takes the default.
 	PerIPHour       int
 	GlobalPerMinute int
+	// Alert is told, once per episode, when the counter of a second factor
+	// (an authenticator whose kind has Alert set: the password was right)
+	// first reaches a delay and when it reaches DisableAt, so that the
+	// owner hears "someone is trying to sign in with your password". It
+	// runs after the failure is recorded; nil tells no one.
+	Alert func(ctx context.Context, accountID, authenticator string, disabled bool)
 }
 
 // DefaultConfig suits a consumer service of a few million accounts.
 var DefaultConfig = Config{Policy: DefaultPolicy, PerIPHour: 100, GlobalPerMinute: 3000}
 
-// Authenticators that are throttled.
+// Authenticators that are throttled. A one-time code's counter is
+// CodeOf(purpose): per account and purpose, across flows and resends.
 const (
-	Password = "pwd"
-	TOTP     = "totp"
+	Password     = "pwd"
+	TOTP         = "totp"
+	RecoveryCode = "rc"
+	codePrefix   = "code."
 )
+
+// CodeOf is the authenticator of one-time codes sent for purpose.
+func CodeOf(purpose monban.Purpose) string { return codePrefix + string(purpose) }
+
+// Kind is how one authenticator is refused and whom its failures concern.
+type Kind struct {
+	Throttled string // the RateLimited key while a delay runs
+	Disabled  string // the EForbidden key once DisableAt is reached
+	// Alert: failures mean someone got past the password (a second factor,
+	// a sign-in code), so the owner is told (Config.Alert).
+	Alert bool
+	// Policy overrides the service's policy when not zero.
+	Policy Policy
+	// Local: failures count on the account's counters only, not against
+	// the per-IP and global windows of sign-in failures (one-time codes:
+	// their sends are limited per IP and destination already, and a flood
+	// of wrong codes must not stop strangers' password sign-ins).
+	Local bool
+}
+
+// CodePolicy is the schedule of one-time codes across flows: each code
+// allows 5 checks of its own (internal/codes), and a new code does not
+// reset this count (NIST SP 800-63B-4 §3.1.3.2). The same five free
+// failures and 30 s doubling to an hour as every other secret, but never
+// disabled, since a stranger who can start a flow for the account could
+// otherwise switch off the owner's codes.
+var CodePolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
+
+// KindOf returns the rules of an authenticator.
+func KindOf(auth string) Kind {
+	switch auth {
+	case Password:
+		return Kind{Throttled: "signin.throttled", Disabled: "signin.password_disabled"}
+	case TOTP:
+		return Kind{Throttled: "secret.throttled", Disabled: "totp.disabled", Alert: true}
+	case RecoveryCode:
+		return Kind{Throttled: "secret.throttled", Disabled: "recovery_code.disabled", Alert: true}
+	}
+	if p, ok := strings.CutPrefix(auth, codePrefix); ok {
+		k := monban.Purpose(p)
+		return Kind{Throttled: "code.too_many_failures", Disabled: "code.too_many_failures", Policy: CodePolicy,
+			Alert: k == monban.PurposeSignIn || k == monban.PurposeNewDevice, Local: true}
+	}
+	return Kind{Throttled: "secret.throttled", Disabled: "secret.disabled"}
+}
+
+func (s *Service) policyOf(k Kind) Policy {
+	if k.Policy != (Policy{}) {
+		return k.Policy
+	}
+	return s.cfg.Policy
+}
 
 // Attempt is one try of an authenticator.
 type Attempt struct {
-	Authenticator string   // Password or TOTP
+	Authenticator string   // Password, TOTP, RecoveryCode or CodeOf(purpose)
 	AccountIDs    []string // the accounts the identifier names; none when unknown
 	Identifier    string   // the identifier as classified ("email:a@b.jp"), or as typed when malformed
 	DeviceID      string   // the request's verified device id, "" for none
 	IP            string
+	// Policy overrides the authenticator's schedule when not zero (a
+	// capability's configured schedule, e.g. codes.Config.FreeFailures).
+	Policy Policy
 }
 
 // Ticket is a claimed attempt, to report its outcome.
@@ -65,6 +130,8 @@ type Ticket struct {
 	trusted bool              // the device is known to at least one of the accounts
 	ip      string
 	auth    string
+	prior   map[string]int // counter key → failures recorded before this try
+	policy  Policy
 }
 
 // Service decides and records attempts.
@@ -120,7 +187,13 @@ func accountPrefix(auth, accountID string) string { return auth + ":acct:" + acc
 // needs Failed only for the IP and global limits: the counter is already
 // paid).
 func (s *Service) Begin(ctx context.Context, a Attempt) (*Ticket, error) {
-	t := &Ticket{keys: map[string]string{}, ip: a.IP, auth: a.Authenticator}
+	t := &Ticket{keys: map[string]string{}, ip: a.IP, auth: a.Authenticator, prior: map[string]int{}}
+	kind := KindOf(a.Authenticator)
+	if a.Policy != (Policy{}) {
+		kind.Policy = a.Policy
+	}
+	policy := s.policyOf(kind)
+	t.policy = policy
 	for _, id := range a.AccountIDs {
 		key := AccountKey(a.Authenticator, id)
 		if a.DeviceID != "" {
@@ -138,14 +211,14 @@ func (s *Service) Begin(ctx context.Context, a Attempt) (*Ticket, error) {
 		t.keys[""] = IdentifierKey(a.Authenticator, a.Identifier)
 	}
 	now := s.clock.Now()
-	if !t.trusted {
+	if !t.trusted && !kind.Local {
 		next, err := s.store.PeekLimits(ctx, now, s.limits(a.IP))
 		if err != nil {
 			return nil, err
 		}
 		if next.After(now) {
-			s.log.InfoContext(ctx, "sign-in throttled by IP or global limit", "ip", a.IP)
-			return nil, monban.RateLimited("signin.throttled", next)
+			s.log.InfoContext(ctx, "sign-in throttled by IP or global limit", "ip", a.IP, "authenticator", a.Authenticator)
+			return nil, monban.RateLimited(kind.Throttled, next)
 		}
 	}
 	keys := make([]string, 0, len(t.keys))
@@ -154,12 +227,15 @@ func (s *Service) Begin(ctx context.Context, a Attempt) (*Ticket, error) {
 	}
 	slices.Sort(keys)
 	err := s.store.ClaimAttempt(ctx, now, keys, func(states []State) error {
-		d := s.cfg.Policy.DecideAll(states, now)
+		d := policy.DecideAll(states, now)
 		switch {
 		case d.Disabled:
-			return monban.Errorf(monban.EForbidden, "signin.password_disabled")
+			return monban.Errorf(monban.EForbidden, kind.Disabled)
 		case !d.Allowed:
-			return monban.RateLimited("signin.throttled", d.RetryAt)
+			return monban.RateLimited(kind.Throttled, d.RetryAt)
+		}
+		for i, k := range keys {
+			t.prior[k] = states[i].Failures
 		}
 		return nil
 	})
@@ -169,11 +245,53 @@ func (s *Service) Begin(ctx context.Context, a Attempt) (*Ticket, error) {
 	return t, nil
 }
 
+// Check is the counted path for a guessable secret: it claims one try of a
+// (refused with the time of the next allowed try, or as disabled), only then
+// runs compare, and records the outcome — nil resets the counters of a's
+// accounts, an error leaves the paid failure and counts against the IP and
+// global limits. compare's error is returned as it is. The owner is alerted
+// once per episode (Config.Alert).
+func (s *Service) Check(ctx context.Context, a Attempt, compare func() error) error {
+	t, err := s.Begin(ctx, a)
+	if err != nil {
+		return err
+	}
+	if err := compare(); err != nil {
+		s.Failed(ctx, t)
+		s.alert(ctx, t)
+		return err
+	}
+	return s.Succeeded(ctx, t, a.AccountIDs...)
+}
+
+// alert tells Config.Alert when a failed try just made a stranger's counter
+// reach the first delay or the disabling threshold: each happens once
+// between two resets, so the owner hears once per episode, not per guess.
+func (s *Service) alert(ctx context.Context, t *Ticket) {
+	kind := KindOf(t.auth)
+	if s.cfg.Alert == nil || !kind.Alert || t.trusted {
+		return
+	}
+	p := t.policy
+	for id, key := range t.keys {
+		if id == "" {
+			continue
+		}
+		n := t.prior[key] + 1
+		switch {
+		case p.DisableAt > 0 && n == p.DisableAt:
+			s.cfg.Alert(ctx, id, t.auth, true)
+		case n == p.Free+1:
+			s.cfg.Alert(ctx, id, t.auth, false)
+		}
+	}
+}
+
 // Failed counts a failed try against the IP and global limits (devices that
 // proved themselves before are not counted there: a flood of strangers must
 // not stop the owners).
 func (s *Service) Failed(ctx context.Context, t *Ticket) {
-	if t == nil || t.trusted {
+	if t == nil || t.trusted || KindOf(t.auth).Local {
 		return
 	}
 	err := s.store.HitLimits(ctx, s.clock.Now(), s.limits(t.ip))
@@ -203,6 +321,19 @@ func (s *Service) Succeeded(ctx context.Context, t *Ticket, accountIDs ...string
 // reset ends a delay and re-enables a disabled password.
 func (s *Service) Clear(ctx context.Context, auth, accountID string) error {
 	return s.store.ClearThrottle(ctx, accountPrefix(auth, accountID))
+}
+
+// ClearAfterReset forgets the counters a password reset ends: the
+// password's, and the second factors' (whoever guessed them had the old
+// password, which no longer signs in). One-time codes keep theirs: a reset
+// does not make the next code harder to guess.
+func (s *Service) ClearAfterReset(ctx context.Context, accountID string) error {
+	for _, auth := range []string{Password, TOTP, RecoveryCode} {
+		if err := s.Clear(ctx, auth, accountID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // limits are the IP and global limits on failures from unknown devices.

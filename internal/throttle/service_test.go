@@ -225,3 +225,107 @@ func TestConcurrentClaims(t *testing.T) {
 		}
 	})
 }
+
+type alert struct {
+	account, auth string
+	disabled      bool
+}
+
+// TestSecretCheck: Check claims before it compares (a refused try never
+// reaches compare), a success resets the counter and a failure keeps it;
+// the owner is alerted when a stranger's counter first reaches a delay and
+// when it reaches DisableAt — once each per episode.
+func TestSecretCheck(t *testing.T) {
+	stores(t, func(t *testing.T, db *sqlstore.DB) {
+		var alerts []alert
+		cfg := throttle.Config{PerIPHour: -1, GlobalPerMinute: -1, Alert: func(_ context.Context, acc, auth string, disabled bool) {
+			alerts = append(alerts, alert{acc, auth, disabled})
+		}}
+		s, clock := newService(db, cfg)
+		acc := newAccount(t, db)
+		owner := deviceOf(t, db, acc)
+		wrong := monban.Errorf(monban.EUnauthorized, "totp.wrong")
+		compared := 0
+		try := func(dev string, ok bool) error {
+			return s.Check(ctx, throttle.Attempt{Authenticator: throttle.TOTP, AccountIDs: []string{acc}, DeviceID: dev},
+				func() error {
+					compared++
+					if ok {
+						return nil
+					}
+					return wrong
+				})
+		}
+		for i := range 6 {
+			if err := try("", false); err != wrong {
+				t.Fatalf("try %d: %v", i+1, err)
+			}
+		}
+		wantSecretRetry(t, try("", true), clock.Now().Add(30*time.Second))
+		if compared != 6 {
+			t.Fatalf("compared %d times, want 6: a refused try must not reach the compare", compared)
+		}
+		if want := []alert{{acc, throttle.TOTP, false}}; len(alerts) != 1 || alerts[0] != want[0] {
+			t.Fatalf("alerts %v, want %v", alerts, want)
+		}
+		// The owner's device: its own counter, no alert for its failures.
+		for range 7 {
+			_ = try(owner, false)
+		}
+		if err := try(owner, true); err == nil || len(alerts) != 1 {
+			t.Fatalf("owner's 8th try: %v, alerts %v", err, alerts)
+		}
+		clock.Advance(time.Hour)
+		if err := try("", true); err != nil {
+			t.Fatalf("after the delay: %v", err)
+		}
+		// A success ended the episode: the next one alerts again.
+		for range 6 {
+			_ = try("", false)
+		}
+		if len(alerts) != 2 {
+			t.Fatalf("alerts %v, want a second episode", alerts)
+		}
+	})
+}
+
+// TestSecretDisableAlert: the hundredth consecutive failure alerts as
+// "disabled", and the authenticator is then refused for strangers only.
+func TestSecretDisableAlert(t *testing.T) {
+	stores(t, func(t *testing.T, db *sqlstore.DB) {
+		var alerts []alert
+		s, clock := newService(db, throttle.Config{PerIPHour: -1, GlobalPerMinute: -1, Alert: func(_ context.Context, acc, auth string, disabled bool) {
+			alerts = append(alerts, alert{acc, auth, disabled})
+		}})
+		acc := newAccount(t, db)
+		a := throttle.Attempt{Authenticator: throttle.RecoveryCode, AccountIDs: []string{acc}}
+		fail := func() error { return monban.Errorf(monban.EUnauthorized, "recovery_code.wrong") }
+		for i := range 100 {
+			if err := s.Check(ctx, a, fail); monban.ErrorCodeOf(err) != monban.EUnauthorized {
+				t.Fatalf("failure %d: %v", i+1, err)
+			}
+			clock.Advance(time.Hour)
+		}
+		err := s.Check(ctx, a, func() error { return nil })
+		if e, ok := monban.AsError(err); !ok || e.Key != "recovery_code.disabled" {
+			t.Fatalf("after 100: %v", err)
+		}
+		if len(alerts) != 2 || alerts[0].disabled || !alerts[1].disabled {
+			t.Fatalf("alerts %v, want delay then disabled", alerts)
+		}
+		if err := s.ClearAfterReset(ctx, acc); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Check(ctx, a, func() error { return nil }); err != nil {
+			t.Fatalf("after a password reset: %v", err)
+		}
+	})
+}
+
+func wantSecretRetry(t *testing.T, err error, at time.Time) {
+	t.Helper()
+	e, ok := monban.AsError(err)
+	if !ok || e.Code != monban.ERateLimited || e.Key != "secret.throttled" || !e.RetryAt.Equal(at) {
+		t.Fatalf("err = %v, want secret.throttled until %v", err, at)
+	}
+}

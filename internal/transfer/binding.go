@@ -73,16 +73,19 @@ type Done struct {
 }
 
 // Redeem moves the account whose binding code the new device entered.
-// Wrong codes are limited per address and in total; a wrong, used or
-// expired code, or one of another account, each has its own answer and
-// changes nothing.
+// Tries are limited per address and in total; a wrong, used or expired
+// code, or one of another account, each has its own answer and changes
+// nothing else.
+//
+// A binding code names no account before it is looked up, so the count is
+// per IP (one /64 for IPv6) and global, not per account: each try is claimed
+// on those windows atomically before the lookup (a peek followed by a
+// later hit let concurrent guesses through together). A right code counts
+// too; one person redeems one or two an hour, far below the limit.
 func (s *Service) Redeem(ctx context.Context, in Redeem) (*Done, error) {
 	now := s.clock.Now()
-	limits := s.bindingLimits(in.Meta.IP)
-	if next, err := s.store.PeekLimits(ctx, now, limits); err != nil {
+	if err := s.store.HitLimits(ctx, now, s.bindingLimits(in.Meta.IP)); err != nil {
 		return nil, err
-	} else if next.After(now) {
-		return nil, monban.RateLimited("transfer.too_many_codes", next)
 	}
 	code, ok := monban.ParseBindingCode(in.Code)
 	if !ok {
@@ -110,13 +113,10 @@ func (s *Service) Redeem(ctx context.Context, in Redeem) (*Done, error) {
 		endDevice: t.OldDeviceID, meta: in.Meta})
 }
 
-// bindingFailure counts a wrong binding code against the limits, audits it
-// on the account it named (if any) and returns the answer key.
+// bindingFailure audits a wrong binding code (already counted by Redeem's
+// claim) on the account it named, if any, and returns the answer key.
 func (s *Service) bindingFailure(ctx context.Context, in Redeem, accountID, key string) error {
 	now := s.clock.Now()
-	if err := s.store.HitLimits(ctx, now, s.bindingLimits(in.Meta.IP)); err != nil && monban.ErrorCodeOf(err) != monban.ERateLimited {
-		return err
-	}
 	if accountID != "" {
 		ev := monban.AuditEvent{At: now, AccountID: accountID, Action: monban.AuditTransferBadCode, IP: in.Meta.IP,
 			UserAgent: in.Meta.UserAgent, Detail: map[string]string{"why": key}}

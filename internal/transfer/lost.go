@@ -397,7 +397,9 @@ func (s *Service) VerifyTOTP(ctx context.Context, h Handle, code string) (*Done,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.factors.VerifyTOTP(ctx, t.AccountID, code); err != nil {
+	// The transfer's device is new by nature: its guesses count on the
+	// account's counter for strangers, shared with the sign-in step.
+	if err := s.factors.VerifyTOTP(ctx, t.AccountID, code, factors.From{DeviceID: h.Meta.DeviceID, IP: h.Meta.IP}); err != nil {
 		return nil, err
 	}
 	return s.proven(ctx, t, monban.TransferByTOTP, h.Meta)

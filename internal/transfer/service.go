@@ -52,7 +52,7 @@ type Codes interface {
 // Factors is what transfers need of internal/factors.
 type Factors interface {
 	List(ctx context.Context, accountID string) ([]monban.Factor, error)
-	VerifyTOTP(ctx context.Context, accountID, code string) error
+	VerifyTOTP(ctx context.Context, accountID, code string, from factors.From) error
 	BeginPasskeyCheck(ctx context.Context, accountID string) (*factors.Options, error)
 	FinishPasskeyCheck(ctx context.Context, accountID, ceremonyID string, response []byte) error
 	PasskeysEnabled() bool

@@ -7,6 +7,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
+	"github.com/monban-dev/monban/internal/factors"
 )
 
 // Finish is how the waiting device finishes a held sign-in.
@@ -97,7 +98,7 @@ func (s *Service) VerifyTOTP(ctx context.Context, f Finish, code string) (*accou
 	if err := usable(p, WayTOTP); err != nil {
 		return nil, err
 	}
-	if err := s.factors.VerifyTOTP(ctx, p.AccountID, code); err != nil {
+	if err := s.factors.VerifyTOTP(ctx, p.AccountID, code, from(p, f)); err != nil {
 		return nil, err
 	}
 	return s.complete(ctx, p, f, WayTOTP)
@@ -112,10 +113,18 @@ func (s *Service) UseRecoveryCode(ctx context.Context, f Finish, code string) (*
 	if err := usable(p, WayRecovery); err != nil {
 		return nil, err
 	}
-	if err := s.factors.UseRecoveryCode(ctx, p.AccountID, code); err != nil {
+	if err := s.factors.UseRecoveryCode(ctx, p.AccountID, code, from(p, f)); err != nil {
 		return nil, err
 	}
 	return s.complete(ctx, p, f, WayRecovery)
+}
+
+// from is where a guess at the held sign-in comes from: the device that
+// started it (the owner's known device keeps its own budget) and the IP of
+// this request. The count is per account, so a new held sign-in does not
+// start it again.
+func from(p *Pending, f Finish) factors.From {
+	return factors.From{DeviceID: p.DeviceID, IP: f.Meta.IP}
 }
 
 // PasskeyAccount returns the account whose passkey may finish the held

@@ -13,6 +13,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
+	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
 )
 
@@ -39,8 +40,8 @@ type Store interface {
 // Factors is what the second step needs of internal/factors.
 type Factors interface {
 	List(ctx context.Context, accountID string) ([]monban.Factor, error)
-	VerifyTOTP(ctx context.Context, accountID, code string) error
-	UseRecoveryCode(ctx context.Context, accountID, code string) error
+	VerifyTOTP(ctx context.Context, accountID, code string, from factors.From) error
+	UseRecoveryCode(ctx context.Context, accountID, code string, from factors.From) error
 	FinishPasskeyCheck(ctx context.Context, accountID, ceremonyID string, response []byte) error
 	FinishPasskeySignIn(ctx context.Context, ceremonyID string, response []byte) (string, error)
 	PasskeysEnabled() bool

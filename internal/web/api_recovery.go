@@ -96,7 +96,7 @@ func (s *Server) apiRecoverySecond(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if _, err := s.recovery.VerifySecond(r.Context(), r.PathValue("id"), "", req.Kind, req.Code); err != nil {
+	if _, err := s.recovery.VerifySecond(r.Context(), r.PathValue("id"), "", clientIP(r), req.Kind, req.Code); err != nil {
 		return err
 	}
 	return s.apiRecoveryAnswer(w, r, r.PathValue("id"), http.StatusOK)

@@ -111,7 +111,7 @@ func (s *Server) pageHelpSecond(w http.ResponseWriter, r *http.Request) error {
 	if err := formLimits("kind", kind, "code", code); err != nil {
 		return err
 	}
-	_, err := s.recovery.VerifySecond(r.Context(), r.PathValue("id"), s.deviceID(r), kind, code)
+	_, err := s.recovery.VerifySecond(r.Context(), r.PathValue("id"), s.deviceID(r), clientIP(r), kind, code)
 	return s.helpAnswer(w, r, err)
 }
 

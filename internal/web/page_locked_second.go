@@ -4,7 +4,15 @@ import (
 	"net/http"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
+	"github.com/monban-dev/monban/internal/factors"
 )
+
+// sessionFrom is where a locked person's second-factor guess comes from:
+// their session's device (its own counter once known) and the peer IP.
+func sessionFrom(r *http.Request, cur *account.Current) factors.From {
+	return factors.From{DeviceID: cur.Session.DeviceID, IP: clientIP(r)}
+}
 
 // The second-factor way out of a lock: a code from an authenticator app
 // (a form) or a passkey (twostep.js, mode "unlock"); either lifts the lock
@@ -60,7 +68,7 @@ func (s *Server) pageLockedSecondSubmit(w http.ResponseWriter, r *http.Request) 
 	if err := fieldLimit("code", code, 32); err != nil {
 		return err
 	}
-	if _, uerr := s.risk.UnlockWithTOTP(r.Context(), cur.Account.ID, code); uerr != nil {
+	if _, uerr := s.risk.UnlockWithTOTP(r.Context(), cur.Account.ID, code, sessionFrom(r, cur)); uerr != nil {
 		v, err := s.lockedSecondView(w, r, cur.Account)
 		if err != nil {
 			return err
@@ -129,7 +137,7 @@ func (s *Server) apiLockTOTP(w http.ResponseWriter, r *http.Request) error {
 	if err := fieldLimit("code", req.Code, 32); err != nil {
 		return err
 	}
-	if _, err := s.risk.UnlockWithTOTP(r.Context(), cur.Account.ID, req.Code); err != nil {
+	if _, err := s.risk.UnlockWithTOTP(r.Context(), cur.Account.ID, req.Code, sessionFrom(r, cur)); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"locked": false})

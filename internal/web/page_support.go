@@ -89,7 +89,7 @@ func (s *Server) pageSupportCase(w http.ResponseWriter, r *http.Request) error {
 		return errNotFound()
 	}
 	id, tok := r.PathValue("id"), r.PathValue("token")
-	pc, err := s.desk.CaseForLink(r.Context(), id, tok)
+	pc, err := s.desk.CaseForLink(r.Context(), id, tok, clientIP(r))
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
+	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/risk"
 )
@@ -19,7 +20,7 @@ type RiskService interface {
 	StartUnlock(ctx context.Context, accountID, lang, ip string) (*monban.Flow, error)
 	FinishUnlock(ctx context.Context, accountID, flowID, code string) (*monban.Lock, error)
 	UnlockWithPassword(ctx context.Context, accountID, pw string) (*monban.Lock, error)
-	UnlockWithTOTP(ctx context.Context, accountID, code string) (*monban.Lock, error)
+	UnlockWithTOTP(ctx context.Context, accountID, code string, from factors.From) (*monban.Lock, error)
 	UnlockWithPasskey(ctx context.Context, accountID, ceremonyID string, response []byte) (*monban.Lock, error)
 	UnlockPhone(ctx context.Context, accountID string) (string, error)
 	Rollback(ctx context.Context, o risk.RollbackOptions) (risk.RollbackProgress, error)
