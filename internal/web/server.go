@@ -150,7 +150,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.oidc, err = newOIDCEndpoints(s, d.OIDC); err != nil {
 		return nil, err
 	}
-	s.handler = s.buildMux()
+	if s.handler, err = s.buildMux(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
