@@ -100,11 +100,12 @@ type caller struct {
 	receipt  delivery.Receipt // provider
 }
 
-const callerKey ctxKey = iota + 100
+// callerKey is the context key of the resolved caller.
+type callerKey struct{}
 
 // callerOf returns the resolved caller if it is of kind who.
 func callerOf(r *http.Request, who ...principal) *caller {
-	c, _ := r.Context().Value(callerKey).(*caller)
+	c, _ := r.Context().Value(callerKey{}).(*caller)
 	if c == nil {
 		return nil
 	}
@@ -130,7 +131,7 @@ func (s *Server) admit(rt route, h func(http.ResponseWriter, *http.Request) erro
 		if err != nil || c == nil {
 			return err
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey, c)))
+		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
 	}
 }
 

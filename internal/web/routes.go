@@ -49,7 +49,7 @@ func (s *Server) routes() []route {
 		{pattern: "GET /account", kind: kindPage, who: whoPerson, handle: s.pageAccount},
 		{pattern: "POST /account/sessions/{id}/revoke", kind: kindForm, who: whoPerson, handle: s.pageRevokeSession},
 		{pattern: "POST /account/devices/{id}/revoke", kind: kindForm, who: whoPerson, handle: s.pageRevokeDevice},
-		{pattern: "POST /signout", kind: kindForm, who: whoAnyone, handle: s.pageSignOut},
+		{pattern: "POST /signout", kind: kindForm, who: whoAnyone, handle: s.pageSignOut}, // ends the session if there is one
 		{pattern: "GET /verify/confirm", kind: kindPage, who: whoPerson, handle: s.pageVerifyConfirm},
 		{pattern: "POST /account/phone", kind: kindForm, who: whoPerson, handle: s.pageCorrectPhone},
 		{pattern: "POST /verify/start", kind: kindForm, who: whoPerson, handle: s.pageVerifyStart},
@@ -95,7 +95,7 @@ func (s *Server) routes() []route {
 
 		{pattern: "GET /help/signin", kind: kindPage, who: whoAnyone, handle: s.pageHelpSignIn},
 		{pattern: "POST /help/signin", kind: kindForm, who: whoAnyone, handle: s.pageHelpSignInSubmit},
-		{pattern: "GET /help/signin/{id}", kind: kindPage, who: whoAnyone, handle: s.pageHelpStep},
+		{pattern: "GET /help/signin/{id}", kind: kindPage, who: whoAnyone, handle: s.pageHelpStep}, // the attempt's id, bound to the device that started it
 		{pattern: "POST /help/signin/{id}/code", kind: kindForm, who: whoAnyone, secrets: []secret{secCode}, handle: s.pageHelpCode},
 		{pattern: "POST /help/signin/{id}/second", kind: kindForm, who: whoAnyone, secrets: []secret{secTOTP, secRecoveryCode}, handle: s.pageHelpSecond},
 		{pattern: "POST /help/signin/{id}/password", kind: kindForm, who: whoAnyone, handle: s.pageHelpPassword},
@@ -127,7 +127,7 @@ func (s *Server) routes() []route {
 		{pattern: "POST /desk/signin", kind: kindForm, who: whoAnyone, secrets: []secret{secPassword}, handle: s.pageDeskSignIn},
 		{pattern: "GET /desk/2fa", kind: kindPage, who: whoAgentStep, handle: s.pageDeskTwoStep},
 		{pattern: "POST /desk/2fa", kind: kindForm, who: whoAgentStep, secrets: []secret{secTOTP}, handle: s.pageDeskTwoStepSubmit},
-		{pattern: "POST /desk/signout", kind: kindForm, who: whoAnyone, handle: s.pageDeskSignOut},
+		{pattern: "POST /desk/signout", kind: kindForm, who: whoAnyone, handle: s.pageDeskSignOut}, // ends the agent's session if there is one
 		{pattern: "GET /desk/cases/{id}", kind: kindPage, who: whoAgent, handle: s.pageDeskCase},
 		{pattern: "POST /desk/cases/{id}/{action}", kind: kindForm, who: whoAgent, handle: s.pageDeskAction},
 
@@ -135,7 +135,7 @@ func (s *Server) routes() []route {
 		{pattern: "GET /transfer", kind: kindPage, who: whoAnyone, handle: s.pageTransfer},
 		{pattern: "GET /transfer/offer", kind: kindPage, who: whoPerson, handle: s.pageTransferOffer},
 		{pattern: "POST /transfer/offer", kind: kindForm, who: whoPerson, secrets: []secret{secPassword}, handle: s.pageTransferOfferSubmit},
-		{pattern: "GET /transfer/offer/{id}/status", kind: kindAPI, who: whoAnyone, handle: s.pageTransferOfferStatus},
+		{pattern: "GET /transfer/offer/{id}/status", kind: kindAPI, who: whoAnyone, handle: s.pageTransferOfferStatus}, // answers only the device that made the offer
 		{pattern: "GET /transfer/receive", kind: kindPage, who: whoAnyone, handle: s.pageTransferReceive},
 		{pattern: "POST /transfer/receive", kind: kindForm, who: whoAnyone, secrets: []secret{secBindingCode}, handle: s.pageTransferReceiveSubmit},
 		{pattern: "GET /transfer/start", kind: kindPage, who: whoAnyone, handle: s.pageTransferStart},
@@ -148,7 +148,7 @@ func (s *Server) routes() []route {
 		{pattern: "POST /transfer/verify", kind: kindForm, who: whoTransfer, secrets: []secret{secCode, secTOTP}, handle: s.pageTransferVerify},
 		{pattern: "POST /transfer/complete", kind: kindForm, who: whoTransfer, handle: s.pageTransferComplete},
 		{pattern: "POST /transfer/grant", kind: kindForm, who: whoTransfer, handle: s.pageTransferGrant},
-		{pattern: "POST /transfer/cancel", kind: kindForm, who: whoAnyone, handle: s.pageTransferCancel},
+		{pattern: "POST /transfer/cancel", kind: kindForm, who: whoAnyone, handle: s.pageTransferCancel}, // cancels the transfer if there is one
 		{pattern: "GET /transfer/status", kind: kindAPI, who: whoTransfer, handle: s.pageTransferStatus},
 		{pattern: "POST /transfer/passkey/options", kind: kindAPI, who: whoTransfer, handle: s.pageTransferPasskeyOptions},
 		{pattern: "POST /transfer/passkey", kind: kindAPI, who: whoTransfer, secrets: []secret{secPasskey}, handle: s.pageTransferPasskey},
@@ -236,9 +236,9 @@ func (s *Server) routes() []route {
 		// endpoints are one raw handler per path prefix; login and consent
 		// are monban's own pages.
 		{pattern: "GET /oauth/login", kind: kindPage, who: whoAnyone, handle: s.pageOIDCLogin},
-		{pattern: "POST /oauth/consent", kind: kindForm, who: whoAnyone, handle: s.pageOIDCConsent},
+		{pattern: "POST /oauth/consent", kind: kindForm, who: whoAnyone, handle: s.pageOIDCConsent}, // without a session: back to /oauth/login
 		{pattern: "/.well-known/openid-configuration", kind: kindRaw, who: whoAnyone, raw: s.oidcProtocol()},
-		{pattern: "/oauth/", kind: kindRaw, who: whoAnyone, raw: s.oidcProtocol()},
+		{pattern: "/oauth/", kind: kindRaw, who: whoAnyone, raw: s.oidcProtocol()}, // the protocol authenticates clients and tokens
 		{pattern: "GET /api/v1/admin/oidc/clients", kind: kindAPI, who: whoAdmin, handle: s.apiOIDCClients},
 		{pattern: "POST /api/v1/admin/oidc/clients", kind: kindAPI, who: whoAdmin, handle: s.apiOIDCClientAdd},
 		{pattern: "DELETE /api/v1/admin/oidc/clients/{id}", kind: kindAPI, who: whoAdmin, handle: s.apiOIDCClientRemove},
