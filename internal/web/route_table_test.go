@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/node"
 	"github.com/monban-dev/monban/internal/web"
 )
 
@@ -198,6 +199,32 @@ func TestAccessRouteTable(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestAccessDevRoutes: the dev outbox is served by a development node
+// only; a production node does not know its routes.
+func TestAccessDevRoutes(t *testing.T) {
+	dev := newHarness(t, "sqlite")
+	prod := newHarness(t, "sqlite", func(c *node.Config) { c.Dev = false })
+	n := 0
+	for _, rt := range web.RouteTable(dev.n.Web) {
+		if rt.Who != "dev" {
+			continue
+		}
+		n++
+		method, path := pathOf(rt.Pattern)
+		if r := prod.do(request{method: method, path: path}); r.status != http.StatusNotFound && r.status != http.StatusMethodNotAllowed {
+			t.Errorf("%s on a production node: %d", rt.Pattern, r.status)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no dev routes on a development node")
+	}
+	for _, rt := range web.RouteTable(prod.n.Web) {
+		if rt.Who == "dev" {
+			t.Errorf("%s in a production node's table", rt.Pattern)
+		}
+	}
 }
 
 // request builds a request to rt from cred: forms carry a valid CSRF token
