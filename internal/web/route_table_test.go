@@ -47,7 +47,15 @@ func newAccessFixture(t *testing.T, h *harness) *accessFixture {
 	}
 	f.csrf = newBrowser(h)
 	f.token = f.csrf.form("/signin")
-	f.agent1 = newBrowser(h)
+	f.agent1 = deskAgentStep(t, h)
+	return f
+}
+
+// deskAgentStep creates the desk agent "agent1" (a lead) and signs it in
+// with its password: the code step is next.
+func deskAgentStep(t *testing.T, h *harness) *browser {
+	t.Helper()
+	b := newBrowser(h)
 	hash, err := h.n.Hasher.Hash(context.Background(), goodPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +64,10 @@ func newAccessFixture(t *testing.T, h *harness) *accessFixture {
 	if err := h.n.DB.CreateAgent(context.Background(), ag, monban.AuditEvent{At: h.clock.Now(), AgentID: ag.ID, Action: monban.AuditAgentCreated}); err != nil {
 		t.Fatal(err)
 	}
-	tok := f.agent1.form("/desk")
-	f.agent1.post("/desk/signin", url.Values{"csrf": {tok}, "username": {"agent1"}, "password": {goodPassword}}, nil).
+	tok := b.form("/desk")
+	b.post("/desk/signin", url.Values{"csrf": {tok}, "username": {"agent1"}, "password": {goodPassword}}, nil).
 		wantStatus(t, http.StatusSeeOther)
-	return f
+	return b
 }
 
 // credential is how a request presents itself.

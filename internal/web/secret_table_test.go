@@ -310,13 +310,6 @@ func transferPage(t *testing.T, h *harness, b *browser, confirmed bool) {
 	}
 }
 
-// deskAgentStep creates a desk agent and signs it in with its password.
-func deskAgentStep(t *testing.T, h *harness) *browser {
-	t.Helper()
-	f := newAccessFixture(t, h)
-	return f.agent1
-}
-
 // supportCase files a support request and returns the case's id.
 func supportCase(t *testing.T, h *harness, b *browser) string {
 	t.Helper()
