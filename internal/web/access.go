@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -16,7 +15,7 @@ import (
 
 // principal is who may call a route. The wrapper buildMux puts around each
 // handler resolves it before the handler runs, refuses the request without
-// it in the route's format, and leaves it in the request's context, where
+// it in the route's format, and leaves it with the request (reqInfo), where
 // the helpers handlers already call (pageCurrent, apiCurrent, hostKey, …)
 // find it.
 type principal string
@@ -92,23 +91,21 @@ func checkRoutes(rs []route) error {
 // caller is the principal the wrapper resolved for a request.
 type caller struct {
 	who      principal
-	cur      *account.Current // person, locked
-	key      *monban.APIKey   // host, admin
-	agent    *desk.Agent      // agent, agent_step
-	pending  *twostep.Finish  // pending (pages)
-	transfer *transfer.Handle // transfer (pages)
-	receipt  delivery.Receipt // provider
+	cur      *account.Current  // person, locked
+	key      *monban.APIKey    // host, admin
+	agent    *desk.Agent       // agent, agent_step
+	pending  *twostep.Finish   // pending (pages)
+	transfer *transfer.Handle  // transfer (pages)
+	receipt  *delivery.Receipt // provider
 }
-
-// callerKey is the context key of the resolved caller.
-type callerKey struct{}
 
 // callerOf returns the resolved caller if it is of kind who.
 func callerOf(r *http.Request, who ...principal) *caller {
-	c, _ := r.Context().Value(callerKey{}).(*caller)
-	if c == nil {
+	ri, _ := r.Context().Value(requestIDKey).(*reqInfo)
+	if ri == nil {
 		return nil
 	}
+	c := &ri.caller
 	for _, w := range who {
 		if c.who == w {
 			return c
@@ -117,9 +114,9 @@ func callerOf(r *http.Request, who ...principal) *caller {
 	return nil
 }
 
-// admit resolves the route's principal before its handler runs. It returns
-// the request with the caller in its context, or false after refusing.
-// Refusals that are errors go back to the route's kind handler, which
+// admit wraps a route's handler: the route's principal is resolved first
+// and left in the request's reqInfo for the handler; without it the
+// handler does not run. Refusals that are errors go back to the route's kind handler, which
 // writes them as a page or problem+json; the redirects the pages used
 // before the table said who may call them are written here.
 func (s *Server) admit(rt route, h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
@@ -127,39 +124,43 @@ func (s *Server) admit(rt route, h func(http.ResponseWriter, *http.Request) erro
 		return h
 	}
 	return func(w http.ResponseWriter, r *http.Request) error {
-		c, err := s.resolve(rt, w, r)
-		if err != nil || c == nil {
+		ri, _ := r.Context().Value(requestIDKey).(*reqInfo)
+		if ri == nil { // not served through observe (buildMux wraps every route in it)
+			return monban.Internalf("route %s: no request info", rt.pattern)
+		}
+		if ok, err := s.resolve(rt, w, r, &ri.caller); !ok {
+			ri.caller = caller{}
 			return err
 		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)))
+		return h(w, r)
 	}
 }
 
-// resolve finds the caller of a route, or refuses: (nil, err) for an error
-// the kind handler writes, (nil, nil) after writing a redirect.
-func (s *Server) resolve(rt route, w http.ResponseWriter, r *http.Request) (*caller, error) {
+// resolve finds the caller of a route into c, or refuses: (false, err) for
+// an error the kind handler writes, (false, nil) after writing a redirect.
+func (s *Server) resolve(rt route, w http.ResponseWriter, r *http.Request, c *caller) (bool, error) {
 	api := strings.HasPrefix(r.URL.Path, "/api/")
-	redirect := func(to string) (*caller, error) {
+	redirect := func(to string) (bool, error) {
 		http.Redirect(w, r, to, http.StatusSeeOther)
-		return nil, nil
+		return false, nil
 	}
-	c := &caller{who: rt.who}
+	*c = caller{who: rt.who}
 	switch rt.who {
 	case whoPerson:
 		if api {
 			cur, err := s.authBearer(r, r.Context())
 			if err != nil {
-				return nil, err
+				return false, err
 			}
 			c.cur = cur
-			return c, nil
+			return true, nil
 		}
 		cur, err := s.authCookie(r, r.Context())
 		switch {
 		case err != nil:
-			return nil, err
+			return false, err
 		case cur == nil && rt.kind == kindAPI:
-			return nil, monban.Errorf(monban.EUnauthorized, "session.invalid")
+			return false, monban.Errorf(monban.EUnauthorized, "session.invalid")
 		case cur == nil:
 			return redirect("/signin")
 		}
@@ -169,17 +170,17 @@ func (s *Server) resolve(rt route, w http.ResponseWriter, r *http.Request) (*cal
 		if api {
 			cur, err := s.authBearer(r, ctx)
 			if err != nil {
-				return nil, err
+				return false, err
 			}
 			c.cur = cur
-			return c, nil
+			return true, nil
 		}
 		cur, err := s.authCookie(r, ctx)
 		switch {
 		case err != nil:
-			return nil, err
+			return false, err
 		case rt.kind == kindAPI && (cur == nil || cur.Lock == nil):
-			return nil, errNotLockedNow()
+			return false, errNotLockedNow()
 		case cur == nil:
 			return redirect("/signin")
 		case cur.Lock == nil:
@@ -188,39 +189,39 @@ func (s *Server) resolve(rt route, w http.ResponseWriter, r *http.Request) (*cal
 		c.cur = cur
 	case whoPending:
 		if api {
-			return c, nil // id and secret travel in the body (apiFinish)
+			return true, nil // id and secret travel in the body (apiFinish)
 		}
 		f, err := s.pendingCookie(r)
 		switch {
 		case err == nil:
 			c.pending = &f
 		case rt.kind == kindAPI:
-			return nil, err
+			return false, err
 		case rt.kind == kindPage:
 			return redirect("/signin")
 		default:
-			return nil, s.pendingOver(w, r, err)
+			return false, s.pendingOver(w, r, err)
 		}
 	case whoTransfer:
 		if api {
-			return c, nil // id and secret travel in the body (apiHandle)
+			return true, nil // id and secret travel in the body (apiHandle)
 		}
 		th, ok := s.transferCookie(r)
 		switch {
 		case ok:
 			c.transfer = &th
 		case rt.kind == kindAPI:
-			return nil, monban.Errorf(monban.EUnauthorized, "transfer.invalid")
+			return false, monban.Errorf(monban.EUnauthorized, "transfer.invalid")
 		default:
-			return nil, s.transferOver(w, r, monban.Errorf(monban.EUnauthorized, "transfer.invalid"))
+			return false, s.transferOver(w, r, monban.Errorf(monban.EUnauthorized, "transfer.invalid"))
 		}
 	case whoHost, whoAdmin:
 		k, err := s.checkKey(r)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if rt.who == whoAdmin && !k.Admin {
-			return nil, monban.Errorf(monban.EForbidden, "apikey.not_admin")
+			return false, monban.Errorf(monban.EForbidden, "apikey.not_admin")
 		}
 		c.key = k
 	case whoAgent, whoAgentStep:
@@ -234,29 +235,29 @@ func (s *Server) resolve(rt route, w http.ResponseWriter, r *http.Request) (*cal
 		c.agent = a
 	case whoDev:
 		if !s.cfg.Dev {
-			return nil, errNotFound()
+			return false, errNotFound()
 		}
 	case whoProvider:
 		name := r.PathValue("name")
 		if strings.HasPrefix(r.URL.Path, "/hooks/kannel/") {
 			name = "kannel"
 		} else if name == "kannel" {
-			return nil, errNotFound()
+			return false, errNotFound()
 		}
 		parse, ok := s.parsers[name]
 		if !ok {
-			return nil, errNotFound()
+			return false, errNotFound()
 		}
 		if name != "kannel" {
 			r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		}
 		rc, err := parse(r)
 		if err != nil {
-			return nil, errReceipt(err)
+			return false, errReceipt(err)
 		}
-		c.receipt = rc
+		c.receipt = &rc
 	default:
-		return nil, monban.Internalf("route %s: principal %q", rt.pattern, rt.who)
+		return false, monban.Internalf("route %s: principal %q", rt.pattern, rt.who)
 	}
-	return c, nil
+	return true, nil
 }

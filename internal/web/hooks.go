@@ -33,11 +33,11 @@ func (s *Server) applyReceipt(w http.ResponseWriter, r *http.Request, rc deliver
 // hookKannel takes Kannel's delivery reports (dlr-url). The route's
 // wrapper found the parser and authenticated the report (access.go).
 func (s *Server) hookKannel(w http.ResponseWriter, r *http.Request) error {
-	return s.applyReceipt(w, r, callerOf(r, whoProvider).receipt)
+	return s.applyReceipt(w, r, *callerOf(r, whoProvider).receipt)
 }
 
 // hookProvider takes a configured HTTP provider's signed status callbacks,
 // authenticated by the route's wrapper.
 func (s *Server) hookProvider(w http.ResponseWriter, r *http.Request) error {
-	return s.applyReceipt(w, r, callerOf(r, whoProvider).receipt)
+	return s.applyReceipt(w, r, *callerOf(r, whoProvider).receipt)
 }

@@ -166,9 +166,19 @@ type ctxKey int
 
 const requestIDKey ctxKey = iota
 
+// reqInfo is what the server knows of one request: its id, and the caller
+// its route's wrapper resolved (access.go), kept here so that resolving
+// costs no context or request copy of its own.
+type reqInfo struct {
+	id     string
+	caller caller
+}
+
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if ri, _ := ctx.Value(requestIDKey).(*reqInfo); ri != nil {
+		return ri.id
+	}
+	return ""
 }
 
 func newRequestID() string {
@@ -210,7 +220,7 @@ func (s *Server) observe(pattern string, h http.Handler) http.Handler {
 		if id == "" || len(id) > 64 {
 			id = newRequestID()
 		}
-		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey, id), requestTimeout)
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey, &reqInfo{id: id}), requestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)
