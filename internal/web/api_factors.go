@@ -45,9 +45,10 @@ func (s *Server) apiFactors(w http.ResponseWriter, r *http.Request) error {
 
 // writeFactors answers with the account's factors and 2-step state as they
 // are now, read afresh after a change (removing the last strong factor
-// turns 2-step off).
+// turns 2-step off): the session is authenticated again rather than taken
+// from the route's wrapper, whose account is from before the change.
 func (s *Server) writeFactors(w http.ResponseWriter, r *http.Request, status int) error {
-	cur, err := s.apiCurrent(r)
+	cur, err := s.authBearer(r, r.Context())
 	if err != nil {
 		return err
 	}

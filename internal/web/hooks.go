@@ -30,29 +30,14 @@ func (s *Server) applyReceipt(w http.ResponseWriter, r *http.Request, rc deliver
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// hookKannel takes Kannel's delivery reports (dlr-url).
+// hookKannel takes Kannel's delivery reports (dlr-url). The route's
+// wrapper found the parser and authenticated the report (access.go).
 func (s *Server) hookKannel(w http.ResponseWriter, r *http.Request) error {
-	parse, ok := s.parsers["kannel"]
-	if !ok {
-		return errNotFound()
-	}
-	rc, err := parse(r)
-	if err != nil {
-		return errReceipt(err)
-	}
-	return s.applyReceipt(w, r, rc)
+	return s.applyReceipt(w, r, *callerOf(r, whoProvider).receipt)
 }
 
-// hookProvider takes a configured HTTP provider's signed status callbacks.
+// hookProvider takes a configured HTTP provider's signed status callbacks,
+// authenticated by the route's wrapper.
 func (s *Server) hookProvider(w http.ResponseWriter, r *http.Request) error {
-	parse, ok := s.parsers[r.PathValue("name")]
-	if !ok || r.PathValue("name") == "kannel" {
-		return errNotFound()
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	rc, err := parse(r)
-	if err != nil {
-		return errReceipt(err)
-	}
-	return s.applyReceipt(w, r, rc)
+	return s.applyReceipt(w, r, *callerOf(r, whoProvider).receipt)
 }

@@ -31,6 +31,13 @@ func (s *Server) setDeskCookie(w http.ResponseWriter, tok string) {
 
 // deskAgent returns the signed-in agent at any session level, or nil.
 func (s *Server) deskAgent(r *http.Request) *desk.Agent {
+	if c := callerOf(r, whoAgent, whoAgentStep); c != nil {
+		return c.agent
+	}
+	return s.deskCookieAgent(r)
+}
+
+func (s *Server) deskCookieAgent(r *http.Request) *desk.Agent {
 	c, err := r.Cookie(s.deskCookieName())
 	if err != nil || s.desk == nil {
 		return nil

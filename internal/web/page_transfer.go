@@ -32,6 +32,13 @@ func (s *Server) transferCookieName() string {
 
 // transferHandle reads the lost-device transfer this browser started.
 func (s *Server) transferHandle(r *http.Request) (transfer.Handle, bool) {
+	if c := callerOf(r, whoTransfer); c != nil && c.transfer != nil {
+		return *c.transfer, true
+	}
+	return s.transferCookie(r)
+}
+
+func (s *Server) transferCookie(r *http.Request) (transfer.Handle, bool) {
 	c, err := r.Cookie(s.transferCookieName())
 	if err != nil {
 		return transfer.Handle{}, false

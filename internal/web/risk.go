@@ -85,26 +85,20 @@ func (s *Server) lockView(ctx context.Context, l *monban.Lock, lang string) lock
 	return v
 }
 
-// lockedCurrent authenticates a session for a way out: a locked account's
+// lockedPage authenticates a session for a way out: a locked account's
 // session is admitted here, with its lock.
 func (s *Server) lockedPage(r *http.Request) (*account.Current, error) {
-	c, err := r.Cookie(s.sessionCookieName())
-	if err != nil || c.Value == "" {
-		return nil, nil
+	if c := callerOf(r, whoLocked); c != nil {
+		return c.cur, nil
 	}
-	cur, err := s.accounts.Authenticate(account.AllowLocked(r.Context()), c.Value)
-	if monban.ErrorCodeOf(err) == monban.EUnauthorized {
-		return nil, nil
-	}
-	return cur, err
+	return s.authCookie(r, account.AllowLocked(r.Context()))
 }
 
 func (s *Server) lockedAPI(r *http.Request) (*account.Current, error) {
-	tok := bearer(r)
-	if tok == "" {
-		return nil, monban.Errorf(monban.EUnauthorized, "session.missing")
+	if c := callerOf(r, whoLocked); c != nil {
+		return c.cur, nil
 	}
-	return s.accounts.Authenticate(account.AllowLocked(r.Context()), tok)
+	return s.authBearer(r, account.AllowLocked(r.Context()))
 }
 
 // requireLocked returns the signed-in, locked account, or redirects: to

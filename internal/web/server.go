@@ -150,7 +150,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.oidc, err = newOIDCEndpoints(s, d.OIDC); err != nil {
 		return nil, err
 	}
-	s.handler = s.buildMux()
+	if s.handler, err = s.buildMux(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -164,9 +166,19 @@ type ctxKey int
 
 const requestIDKey ctxKey = iota
 
+// reqInfo is what the server knows of one request: its id, and the caller
+// its route's wrapper resolved (access.go), kept here so that resolving
+// costs no context or request copy of its own.
+type reqInfo struct {
+	id     string
+	caller caller
+}
+
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if ri, _ := ctx.Value(requestIDKey).(*reqInfo); ri != nil {
+		return ri.id
+	}
+	return ""
 }
 
 func newRequestID() string {
@@ -208,7 +220,7 @@ func (s *Server) observe(pattern string, h http.Handler) http.Handler {
 		if id == "" || len(id) > 64 {
 			id = newRequestID()
 		}
-		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey, id), requestTimeout)
+		ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), requestIDKey, &reqInfo{id: id}), requestTimeout)
 		defer cancel()
 		r = r.WithContext(ctx)
 		w.Header().Set("X-Request-Id", id)

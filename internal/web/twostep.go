@@ -30,8 +30,17 @@ func (s *Server) clearPending(w http.ResponseWriter) {
 	http.SetCookie(w, s.cookie(s.pendingCookieName(), "", -time.Second))
 }
 
-// pendingFinish reads the held sign-in from the cookie.
+// pendingFinish returns the held sign-in of the pending cookie, as the
+// route's wrapper resolved it.
 func (s *Server) pendingFinish(r *http.Request) (twostep.Finish, error) {
+	if c := callerOf(r, whoPending); c != nil && c.pending != nil {
+		return *c.pending, nil
+	}
+	return s.pendingCookie(r)
+}
+
+// pendingCookie reads the held sign-in from the cookie.
+func (s *Server) pendingCookie(r *http.Request) (twostep.Finish, error) {
 	c, err := r.Cookie(s.pendingCookieName())
 	if err != nil {
 		return twostep.Finish{}, monban.Errorf(monban.EUnauthorized, "signin.pending_invalid")
