@@ -29,9 +29,9 @@ import (
 
 const ownerDevice = "taro-phone-0001-install"
 
-// secretFixture is taro with a verified email and phone, the owner's phone
+// secretOwner is taro with a verified email and phone, the owner's phone
 // app as a known device, an authenticator app and 2-step on.
-func secretFixture(h *harness) (account, string) {
+func secretOwner(h *harness) (account, string) {
 	h.t.Helper()
 	taro := registerTaroOn(h, ownerDevice)
 	h.verifyContacts(taro.ID)
@@ -88,7 +88,7 @@ func wantThrottled(t *testing.T, h *harness, r *response, key string) time.Time 
 // owner is told once.
 func TestSecretTOTPAPIThrottled(t *testing.T) {
 	eachDB(t, func(t *testing.T, h *harness) {
-		taro, secret := secretFixture(h)
+		taro, secret := secretOwner(h)
 		verify := h.heldAPI("")
 		wrong, limited := 0, 0
 		for i := range 120 {
@@ -143,7 +143,7 @@ func TestSecretTOTPAPIThrottled(t *testing.T) {
 // counted path: 429 with Retry-After within the limit, shared with the API.
 func TestSecretTOTPPageThrottled(t *testing.T) {
 	eachDB(t, func(t *testing.T, h *harness) {
-		_, secret := secretFixture(h)
+		_, secret := secretOwner(h)
 		b := newBrowser(h)
 		b.lang = "en"
 		tok := b.form("/signin")
@@ -183,7 +183,7 @@ func TestSecretTOTPPageThrottled(t *testing.T) {
 // the way out; the owner hears a second time; a password reset clears it.
 func TestSecretTOTPDisabledAt100(t *testing.T) {
 	eachDB(t, func(t *testing.T, h *harness) {
-		taro, secret := secretFixture(h)
+		taro, secret := secretOwner(h)
 		codes, err := h.n.Factors.GenerateRecoveryCodes(context.Background(),
 			factors.Actor{AccountID: taro.ID, SessionID: "ses_test", AuthAt: h.clock.Now()})
 		if err != nil {
@@ -227,7 +227,7 @@ func TestSecretTOTPDisabledAt100(t *testing.T) {
 // a transfer to a new device.
 func TestSecretSharedBudget(t *testing.T) {
 	eachDB(t, func(t *testing.T, h *harness) {
-		taro, secret := secretFixture(h)
+		taro, secret := secretOwner(h)
 		if _, err := h.n.Factors.GenerateRecoveryCodes(context.Background(),
 			factors.Actor{AccountID: taro.ID, SessionID: "ses_test", AuthAt: h.clock.Now()}); err != nil {
 			t.Fatal(err)
@@ -267,7 +267,7 @@ func TestSecretLockSharesDeviceBudget(t *testing.T) {
 	eachDB(t, func(t *testing.T, h *harness) {
 		h.rules(riskRules)
 		key := h.hostKey(false)
-		taro, secret := secretFixture(h)
+		taro, secret := secretOwner(h)
 		h.signal(key, map[string]any{"account_id": taro.ID, "type": "test.second"}).wantStatus(t, http.StatusAccepted)
 		unlock := func(code string) *response {
 			return h.do(request{method: "POST", path: "/api/v1/lock/totp", bearer: taro.Token, json: map[string]any{"code": code}})
@@ -310,7 +310,7 @@ func TestSecretTwoNodesShareCount(t *testing.T) {
 	}
 	h := newHarness(t, "postgres")
 	other := secondNode(h)
-	_, secret := secretFixture(h)
+	_, secret := secretOwner(h)
 	one, two := h.heldAPI(""), other.heldAPI("")
 	var wg sync.WaitGroup
 	var mu sync.Mutex
