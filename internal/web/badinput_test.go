@@ -2,9 +2,14 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/monban-dev/monban/internal/web"
 )
 
 // badCase is one request that must be refused with a translated problem and
@@ -169,5 +174,99 @@ func TestBadInput(t *testing.T) {
 			}
 			h.unchanged(before)
 		})
+	})
+}
+
+// storeDigest is every row of every table, so that a refusal can be shown
+// to have changed nothing at all: no try spent, no signal, no throttle
+// counter, no audit line, no outbox message.
+func (h *harness) storeDigest() string {
+	h.t.Helper()
+	q := "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+	if h.n.DB.Dialect() == "postgres" {
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"
+	}
+	rows, err := h.raw.Query(q)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			h.t.Fatal(err)
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	var b strings.Builder
+	for _, t := range tables {
+		rs, err := h.raw.Query(`SELECT * FROM "` + t + `"`)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		cols, _ := rs.Columns()
+		var lines []string
+		for rs.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rs.Scan(ptrs...); err != nil {
+				h.t.Fatal(err)
+			}
+			lines = append(lines, fmt.Sprintf("%v", vals))
+		}
+		rs.Close()
+		slices.Sort(lines)
+		fmt.Fprintf(&b, "%s: %d rows\n%s\n", t, len(lines), strings.Join(lines, "\n"))
+	}
+	return b.String()
+}
+
+// TestSecretBadInputSpendsNothing sends every JSON route that takes a body
+// the bodies its schema in docs/openapi.yaml refuses (null, {}, invalid
+// UTF-8, a lone surrogate, each string one character over its maxLength,
+// each enum with a value outside it, each required field null), with a
+// live session: each is a translated 400 naming the field, and the store is
+// exactly as before (nothing spent, recorded or audited).
+func TestSecretBadInputSpendsNothing(t *testing.T) {
+	cases := web.BadBodies(t)
+	cat := catalog(t)
+	eachDB(t, func(t *testing.T, h *harness) {
+		live := registerTaro(h)
+		key, _, err := h.n.Keys.Create(context.Background(), "shop")
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := h.storeDigest()
+		for _, c := range cases {
+			method, path, _ := strings.Cut(c.Pattern, " ")
+			path = regexp.MustCompile(`\{[a-z_]+\}`).ReplaceAllString(path, "x0000000000000000")
+			bearer := live.Token
+			if strings.Contains(path, "/admin/") || path == "/api/v1/introspect" || path == "/api/v1/webhooks" || path == "/api/v1/signals" {
+				bearer = key
+			}
+			t.Run(c.Pattern+" "+c.Name, func(t *testing.T) {
+				r := h.do(request{method: method, path: path, body: c.Body, bearer: bearer, lang: "en"})
+				if r.status != http.StatusBadRequest {
+					t.Fatalf("status %d, want 400: %s", r.status, r.body)
+				}
+				p := r.problem(t)
+				if p.Key != c.Key || (c.Field != "*" && p.Field != c.Field) {
+					t.Errorf("key %q field %q, want %q %q", p.Key, p.Field, c.Key, c.Field)
+				}
+				if p.Detail == "" || p.Detail == p.Key || strings.Contains(p.Detail, "{") {
+					t.Errorf("detail %q is not a translated message", p.Detail)
+				}
+				if p.Key == "request.invalid_utf8" && p.Detail != cat.T("en", p.Key, nil) {
+					t.Errorf("detail %q", p.Detail)
+				}
+			})
+		}
+		if after := h.storeDigest(); after != before {
+			t.Errorf("bad bodies changed the store:\nbefore %s\nafter  %s", before, after)
+		}
 	})
 }

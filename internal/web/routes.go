@@ -1,8 +1,13 @@
 package web
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"slices"
+	"unicode/utf8"
+
+	"github.com/monban-dev/monban"
 )
 
 // kind says how a route answers errors and whether it is a form post.
@@ -305,6 +310,14 @@ func (s *Server) buildMux() http.Handler {
 
 func (s *Server) apiHandler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.schemas[r.Pattern] != nil { // refuse a bad body before anything is looked up or spent
+			b, err := s.checkedBody(w, r)
+			if err != nil {
+				s.writeProblem(w, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), bodyKey, b))
+		}
 		if err := h(w, r); err != nil {
 			s.writeProblem(w, r, err)
 		}
@@ -326,6 +339,10 @@ func (s *Server) formHandler(h func(http.ResponseWriter, *http.Request) error) h
 			s.writePageError(w, r, errBody(err))
 			return
 		}
+		if !validUTF8Form(r.Form) { // %FF would reach the handler as a byte no person typed
+			s.writePageError(w, r, monban.Errorf(monban.EInvalid, "request.invalid_utf8"))
+			return
+		}
 		if err := s.checkCSRF(r); err != nil {
 			s.writePageError(w, r, err)
 			return
@@ -334,6 +351,22 @@ func (s *Server) formHandler(h func(http.ResponseWriter, *http.Request) error) h
 			s.writePageError(w, r, err)
 		}
 	})
+}
+
+// validUTF8Form reports whether every name and value of a parsed form
+// (body and query) is valid UTF-8.
+func validUTF8Form(f url.Values) bool {
+	for k, vs := range f {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // unmatched answers unknown paths (404) and known paths with the wrong

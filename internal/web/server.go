@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -55,6 +56,9 @@ type Server struct {
 	risk     RiskService
 	mux      *http.ServeMux
 	openapi  []byte
+
+	schemas map[string]*reqSchema // request bodies from docs/openapi.yaml, by route pattern
+	drift   sync.Map              // route pattern → how its Go type differs from its schema
 
 	codes     CodeService
 	outbox    Notifier
@@ -141,6 +145,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		clock: d.Clock, log: d.Log, metrics: d.Metrics, openapi: d.OpenAPI,
 		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox,
 		notices: d.Notices, noticeStore: d.NoticeStore}
+	if s.schemas, err = requestSchemas(monban.OpenAPI); err != nil {
+		return nil, err
+	}
 	s.factors, s.twostep = d.Factors, d.TwoStep
 	s.recovery = d.Recovery
 	s.webhooks, s.audit = d.Webhooks, d.Audit
@@ -162,7 +169,10 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	bodyKey             // the JSON body, checked against the route's schema
+)
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
