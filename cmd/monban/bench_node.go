@@ -21,6 +21,7 @@ import (
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/node"
 	"github.com/monban-dev/monban/internal/seal"
+	"github.com/monban-dev/monban/internal/web"
 )
 
 // benchEnv is one freshly started node serving on loopback, with what the
@@ -102,9 +103,8 @@ func (env *benchEnv) serve(h http.Handler) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
-	go srv.Serve(ln)
+	srv := web.NewHTTPServer(h)
+	go srv.Serve(web.FramingListener(ln))
 	// Shut down before the node's database closes (cleanups run in reverse).
 	env.cleanup = append(env.cleanup, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -157,7 +157,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.oidc, err = newOIDCEndpoints(s, d.OIDC); err != nil {
 		return nil, err
 	}
-	s.handler = s.buildMux()
+	s.handler = s.refuseAmbiguousFraming(s.buildMux())
 	return s, nil
 }
 
@@ -172,6 +172,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	bodyKey             // the JSON body, checked against the route's schema
+	framingKey          // the *framingConn the request came on
 )
 
 func requestID(ctx context.Context) string {
