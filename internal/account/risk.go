@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 
 	"github.com/monban-dev/monban"
 )
@@ -46,8 +47,7 @@ func ErrLocked(l *monban.Lock) error {
 
 // IsLocked reports whether err is ErrLocked.
 func IsLocked(err error) bool {
-	e, ok := monban.AsError(err)
-	return ok && e.Key == "account.locked"
+	return errors.Is(err, monban.ErrAccountLocked)
 }
 
 func (s *Service) activeLock(ctx context.Context, accountID string) (*monban.Lock, error) {

@@ -28,7 +28,7 @@ func (s *Service) Verify(ctx context.Context, flowID, accountID, code string) (*
 	done, err := s.store.CheckCode(ctx, f.ID, accountID, s.clock.Now(), s.cfg.MaxChecks, match,
 		s.failLimits(accountID, f.Purpose))
 	if err != nil {
-		if e, isDomain := monban.AsError(err); isDomain && e.Key == "code.wrong" {
+		if e, isDomain := monban.AsError(err); isDomain && e.Is(monban.ErrCodeWrong) {
 			s.log.InfoContext(ctx, "wrong code", "flow", f.ID, "account", accountID, "purpose", f.Purpose)
 		}
 		return nil, err

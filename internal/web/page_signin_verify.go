@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"io"
 	"net/http"
 
@@ -72,10 +73,11 @@ func (s *Server) pageSigninVerify(w http.ResponseWriter, r *http.Request) error 
 // pendingOver answers a held sign-in that can no longer go on: the person
 // starts again from the sign-in page, told why.
 func (s *Server) pendingOver(w http.ResponseWriter, r *http.Request, err error) error {
-	e, ok := monban.AsError(err)
-	if !ok || (e.Key != "signin.pending_invalid" && e.Key != "signin.pending_expired" && e.Key != "signin.pending_denied" && e.Key != "signin.pending_over") {
+	if !errors.Is(err, monban.ErrPendingInvalid) && !errors.Is(err, monban.ErrPendingExpired) &&
+		!errors.Is(err, monban.ErrPendingDenied) && !errors.Is(err, monban.ErrPendingOver) {
 		return err
 	}
+	e, _ := monban.AsError(err) // rendering: the message of the error matched above
 	s.clearPending(w)
 	v := s.view(w, r, "signin.title")
 	v.Error = v.T(e.Key)
