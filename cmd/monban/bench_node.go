@@ -64,6 +64,7 @@ func startBenchNode(ctx context.Context, pgDSN string, edit func(*node.Config)) 
 	env.cleanup = append(env.cleanup, func() { os.RemoveAll(dir) })
 	cfg := node.DefaultConfig()
 	cfg.Data, cfg.LogLevel = dir, "info"
+	cfg.SignUpsPerIPHour, cfg.SignUpsPerIPDay = -1, -1 // the bench opens its accounts from one address
 	if pgDSN != "" {
 		env.database = "postgres"
 		if cfg.Database, err = env.freshSchema(ctx, pgDSN); err != nil {
