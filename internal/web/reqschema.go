@@ -23,6 +23,8 @@ type reqSchema struct {
 	Properties map[string]*reqSchema
 	Required   []string
 	MaxLength  int    // characters (runes); 0: none
+	MinLength  int    // not enforced here (the rules that own the field say more, e.g. password.too_short); for tests' samples
+	Format     string // e.g. "date-time"; for tests' samples
 	TooLongKey string // the message for a string over MaxLength (x-too-long-key), if not the generic one
 	Enum       []string
 	Items      *reqSchema
@@ -108,6 +110,8 @@ func compileSchema(raw any, named map[string]any, depth int) (*reqSchema, error)
 		s.Enum = append(s.Enum, fmt.Sprint(e))
 	}
 	s.MaxLength = asInt(m["maxLength"])
+	s.MinLength = asInt(m["minLength"])
+	s.Format, _ = m["format"].(string)
 	s.TooLongKey, _ = m["x-too-long-key"].(string)
 	s.MinItems = asInt(m["minItems"])
 	s.MaxItems = asInt(m["maxItems"])

@@ -68,8 +68,8 @@ func (s *reqSchema) sample() any {
 		return s.Enum[0]
 	case s.allows("object") && len(s.Types) > 0:
 		m := map[string]any{}
-		for _, r := range s.Required {
-			m[r] = s.Properties[r].sample()
+		for k, p := range s.Properties { // every documented field: the Go type must take each
+			m[k] = p.sample()
 		}
 		return m
 	case s.allows("array") && len(s.Types) > 0:
@@ -81,8 +81,10 @@ func (s *reqSchema) sample() any {
 		return false
 	case (s.allows("integer") || s.allows("number")) && len(s.Types) > 0:
 		return 0
+	case s.Format == "date-time":
+		return "2026-01-01T00:00:00Z"
 	}
-	return "a"
+	return strings.Repeat("a", max(s.MinLength, 1))
 }
 
 // badBodies derives, from every request schema in docs/openapi.yaml, the
@@ -140,6 +142,30 @@ func badBodies(t testing.TB) []BadBody {
 		}
 	}
 	slices.SortFunc(out, func(a, b BadBody) int { return strings.Compare(a.Pattern+a.Name, b.Pattern+b.Name) })
+	return out
+}
+
+// GoodBody is, for one route, a body its schema accepts: every required
+// field with a valid value.
+type GoodBody struct{ Pattern, Body string }
+
+func goodBodies(t testing.TB) []GoodBody {
+	scs, err := requestSchemas(monban.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []GoodBody
+	for pattern, sc := range scs {
+		b, err := json.Marshal(sc.sample())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.check("", sc.sample()); err != nil {
+			t.Fatalf("%s: the sample %s does not pass its own schema: %v", pattern, b, err)
+		}
+		out = append(out, GoodBody{pattern, string(b)})
+	}
+	slices.SortFunc(out, func(a, b GoodBody) int { return strings.Compare(a.Pattern, b.Pattern) })
 	return out
 }
 
