@@ -304,3 +304,21 @@ func TestSecretDecoderAcceptsWhatTheSpecAllows(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretPasskeyBodyInvalidUTF8: a WebAuthn response posted by the page
+// scripts is refused like a JSON body when it is not valid UTF-8.
+func TestSecretPasskeyBodyInvalidUTF8(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	b := newBrowser(h)
+	tok := b.form("/signin")
+	before := h.storeDigest()
+	for _, body := range []string{"{\"id\":\"\xff\xfe\"}", `{"id":"\udc00"}`} {
+		r := b.do(request{method: "POST", path: "/signin/passkey?ceremony=x", body: body, header: map[string]string{"X-CSRF-Token": tok}})
+		if p := r.wantStatus(t, http.StatusBadRequest).problem(t); p.Key != "request.invalid_utf8" {
+			t.Errorf("%q: %s", body, p.Key)
+		}
+	}
+	if h.storeDigest() != before {
+		t.Error("the store changed")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
@@ -249,6 +250,9 @@ func (s *Server) ceremonyBody(w http.ResponseWriter, r *http.Request) ([]byte, s
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		return nil, "", errBody(err)
+	}
+	if !utf8.Valid(body) || loneSurrogate(body) { // as decodeJSON: never read as U+FFFD
+		return nil, "", monban.Errorf(monban.EInvalid, "request.invalid_utf8")
 	}
 	c := r.URL.Query().Get("ceremony")
 	if len(c) > 64 {
