@@ -79,6 +79,10 @@ func (s *Server) checkedBody(w http.ResponseWriter, r *http.Request) ([]byte, er
 	if err := decodeStrict(b, &v, false); err != nil {
 		return nil, err
 	}
+	if f, dup := duplicateField(b); dup {
+		// Go keeps the last, other readers the first: one body, two meanings.
+		return nil, monban.Errorf(monban.EInvalid, "request.duplicate_field").WithField(f).WithParams(map[string]any{"field": f})
+	}
 	if err := sc.check("", v); err != nil {
 		return nil, err
 	}
@@ -110,6 +114,56 @@ func decodeStrict(b []byte, dst any, known bool) error {
 		return monban.Errorf(monban.EInvalid, "request.malformed_json")
 	}
 	return nil
+}
+
+// duplicateField reports the first name given twice in one object of a
+// valid JSON text.
+func duplicateField(b []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		names   map[string]bool // nil for an array
+		wantKey bool
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		top := len(stack) - 1
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{', '[':
+				if top >= 0 && stack[top].names != nil {
+					stack[top].wantKey = true // the value of a name ends here
+				}
+				if t == '{' {
+					stack = append(stack, frame{names: map[string]bool{}, wantKey: true})
+				} else {
+					stack = append(stack, frame{})
+				}
+			default:
+				stack = stack[:top]
+				if len(stack) > 0 && stack[len(stack)-1].names != nil {
+					stack[len(stack)-1].wantKey = true
+				}
+			}
+			continue
+		case string:
+			if top >= 0 && stack[top].names != nil && stack[top].wantKey {
+				if stack[top].names[t] {
+					return t, true
+				}
+				stack[top].names[t] = true
+				stack[top].wantKey = false
+				continue
+			}
+		}
+		if top >= 0 && stack[top].names != nil {
+			stack[top].wantKey = true // a scalar value
+		}
+	}
 }
 
 // loneSurrogate reports whether a JSON text escapes half of a UTF-16

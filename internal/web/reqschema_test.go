@@ -105,6 +105,7 @@ func badBodies(t testing.TB) []BadBody {
 		add("null", "null", "request.field_type", "")
 		add("invalid UTF-8", "{\"a\":\"\xff\xfe\"}", "request.invalid_utf8", "")
 		add("lone surrogate", `{"a":"\ud800"}`, "request.invalid_utf8", "")
+		add("a field twice", `{"a":"x","a":"y"}`, "request.duplicate_field", "a")
 		if len(sc.OneOf) > 0 {
 			add("{}", "{}", "request.field_missing", "*")
 			continue
@@ -213,6 +214,26 @@ func TestLoneSurrogate(t *testing.T) {
 	} {
 		if got := loneSurrogate([]byte(c.body)); got != c.want {
 			t.Errorf("loneSurrogate(%s) = %v, want %v", c.body, got, c.want)
+		}
+	}
+}
+
+func TestDuplicateField(t *testing.T) {
+	for _, c := range []struct {
+		body, want string
+	}{
+		{`{"a":1,"b":2}`, ""},
+		{`{"a":1,"a":2}`, "a"},
+		{`{"a":{"b":1},"c":{"b":2}}`, ""},
+		{`{"a":{"b":1,"b":2}}`, "b"},
+		{`{"a":["a","a"],"b":"a"}`, ""},
+		{`{"a":[{"x":1},{"x":2}],"a":[]}`, "a"},
+		{`{"s":"a","a":"s"}`, ""},
+		{`[{"a":1},{"a":1}]`, ""},
+	} {
+		got, dup := duplicateField([]byte(c.body))
+		if got != c.want || dup != (c.want != "") {
+			t.Errorf("duplicateField(%s) = %q, %v; want %q", c.body, got, dup, c.want)
 		}
 	}
 }
