@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -30,9 +31,11 @@ func NewHTTPServer(h http.Handler) *http.Server {
 // Transfer-Encoding by the latter and drops the former header before any
 // handler sees it; RFC 9112 §6.1 says the server MUST close such a
 // connection, because a proxy in front may have framed it the other way
-// and what Go reads as the next request was smuggled. The wrapper watches
-// the bytes read for a header block with both fields; the root handler
-// then refuses the request and closes the connection. Under TLS, wrap the
+// and what Go reads as the next request was smuggled. Go also ignores
+// Transfer-Encoding on an HTTP/1.0 request and reads its chunks as the next
+// request. The wrapper watches the bytes read for a header block with both
+// fields, or with Transfer-Encoding under an HTTP/1.0 request line; the
+// root handler then refuses the request and closes the connection. Under TLS, wrap the
 // TLS listener (the wrapper must see plain text).
 func FramingListener(ln net.Listener) net.Listener { return framingListener{ln} }
 
@@ -54,8 +57,11 @@ type framingConn struct {
 	ambiguous atomic.Bool
 
 	// Scan state; only the server's reading goroutine touches it.
-	line   []byte // the start of the current line
-	cl, te bool   // the current header block has Content-Length / Transfer-Encoding
+	line    []byte   // the start of the current line
+	tail    [10]byte // the end of the current line ("HTTP/1.0\r" and one more)
+	inBlock bool     // a line of the current block was seen (the first is the request line)
+	http10  bool     // the block's request line is HTTP/1.0
+	cl, te  bool     // the current header block has Content-Length / Transfer-Encoding
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {
@@ -67,25 +73,33 @@ func (c *framingConn) Read(p []byte) (int, error) {
 }
 
 func (c *framingConn) scan(b byte) {
-	switch b {
-	case '\n':
-		switch l := string(c.line); {
-		case l == "" || l == "\r":
-			c.cl, c.te = false, false // an empty line ends a header block
-		case hasPrefixFold(l, "content-length:"):
-			c.cl = true
-		case hasPrefixFold(l, "transfer-encoding:"):
-			c.te = true
-		}
-		if c.cl && c.te {
-			c.ambiguous.Store(true)
-		}
-		c.line = c.line[:0]
-	default:
+	if b != '\n' {
 		if len(c.line) < len("transfer-encoding:") {
 			c.line = append(c.line, b)
 		}
+		copy(c.tail[:], c.tail[1:])
+		c.tail[len(c.tail)-1] = b
+		return
 	}
+	switch l := string(c.line); {
+	case l == "" || l == "\r":
+		c.cl, c.te, c.inBlock, c.http10 = false, false, false, false // an empty line ends a header block
+	case !c.inBlock:
+		c.inBlock = true
+		t := string(c.tail[:])
+		c.http10 = strings.HasSuffix(t, " HTTP/1.0\r") || strings.HasSuffix(t, " HTTP/1.0")
+	case hasPrefixFold(l, "content-length:"):
+		c.cl = true
+	case hasPrefixFold(l, "transfer-encoding:"):
+		c.te = true
+	}
+	// Both framings, or Transfer-Encoding on HTTP/1.0 (which Go ignores,
+	// reading the chunks as the next request, while a proxy may not).
+	if c.te && (c.cl || c.http10) {
+		c.ambiguous.Store(true)
+	}
+	c.line = c.line[:0]
+	c.tail = [10]byte{}
 }
 
 func hasPrefixFold(s, prefix string) bool {

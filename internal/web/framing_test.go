@@ -38,6 +38,8 @@ func TestAmbiguousFramingClosesConnection(t *testing.T) {
 			"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1, 400, true},
 		{"header names in another case", "POST /api/v1/sessions HTTP/1.1\r\nHost: monban\r\ncontent-length: 5\r\n" +
 			"TRANSFER-ENCODING: chunked\r\n\r\n0\r\n\r\n", 1, 400, true},
+		{"chunked on HTTP/1.0", "POST /api/v1/sessions HTTP/1.0\r\nHost: monban\r\nConnection: keep-alive\r\n" +
+			"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 1, 400, true},
 		// The control: the same pipelined pair, framed one way, is two answers
 		// on a connection that stays open, so the test can see a second one.
 		{"chunked only", "POST /api/v1/sessions HTTP/1.1\r\nHost: monban\r\nContent-Type: application/json\r\n" +
