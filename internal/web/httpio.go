@@ -75,13 +75,9 @@ func (s *Server) checkedBody(w http.ResponseWriter, r *http.Request) ([]byte, er
 	if sc == nil {
 		return nil, monban.Internalf("decodeJSON: %q has no request schema in docs/openapi.yaml", r.Pattern)
 	}
-	var v any
-	if err := decodeStrict(b, &v, false); err != nil {
+	v, err := parseJSON(b)
+	if err != nil {
 		return nil, err
-	}
-	if f, dup := duplicateField(b); dup {
-		// Go keeps the last, other readers the first: one body, two meanings.
-		return nil, monban.Errorf(monban.EInvalid, "request.duplicate_field").WithField(f).WithParams(map[string]any{"field": f})
 	}
 	if err := sc.check("", v); err != nil {
 		return nil, err
@@ -116,54 +112,58 @@ func decodeStrict(b []byte, dst any, known bool) error {
 	return nil
 }
 
-// duplicateField reports the first name given twice in one object of a
-// valid JSON text.
-func duplicateField(b []byte) (string, bool) {
+// parseJSON reads exactly one JSON value (numbers as json.Number) in one
+// pass, refusing a name given twice in one object: encoding/json keeps the
+// last, a proxy or a WAF in front may read the first.
+func parseJSON(b []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
-	type frame struct {
-		names   map[string]bool // nil for an array
-		wantKey bool
+	dec.UseNumber()
+	v, err := parseValue(dec)
+	if err != nil {
+		return nil, err
 	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		top := len(stack) - 1
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				if top >= 0 && stack[top].names != nil {
-					stack[top].wantKey = true // the value of a name ends here
-				}
-				if t == '{' {
-					stack = append(stack, frame{names: map[string]bool{}, wantKey: true})
-				} else {
-					stack = append(stack, frame{})
-				}
-			default:
-				stack = stack[:top]
-				if len(stack) > 0 && stack[len(stack)-1].names != nil {
-					stack[len(stack)-1].wantKey = true
-				}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, monban.Errorf(monban.EInvalid, "request.malformed_json")
+	}
+	return v, nil
+}
+
+func parseValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, monban.Errorf(monban.EInvalid, "request.malformed_json").Wrap(err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		m := map[string]any{}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil, monban.Errorf(monban.EInvalid, "request.malformed_json").Wrap(err)
 			}
-			continue
-		case string:
-			if top >= 0 && stack[top].names != nil && stack[top].wantKey {
-				if stack[top].names[t] {
-					return t, true
-				}
-				stack[top].names[t] = true
-				stack[top].wantKey = false
-				continue
+			name, _ := k.(string)
+			if _, dup := m[name]; dup {
+				return nil, monban.Errorf(monban.EInvalid, "request.duplicate_field").WithField(name).WithParams(map[string]any{"field": name})
+			}
+			if m[name], err = parseValue(dec); err != nil {
+				return nil, err
 			}
 		}
-		if top >= 0 && stack[top].names != nil {
-			stack[top].wantKey = true // a scalar value
+		_, err = dec.Token() // '}'
+		return m, err
+	case json.Delim('['):
+		l := []any{}
+		for dec.More() {
+			v, err := parseValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, v)
 		}
+		_, err = dec.Token() // ']'
+		return l, err
 	}
+	return tok, nil
 }
 
 // loneSurrogate reports whether a JSON text escapes half of a UTF-16

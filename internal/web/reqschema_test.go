@@ -231,9 +231,13 @@ func TestDuplicateField(t *testing.T) {
 		{`{"s":"a","a":"s"}`, ""},
 		{`[{"a":1},{"a":1}]`, ""},
 	} {
-		got, dup := duplicateField([]byte(c.body))
-		if got != c.want || dup != (c.want != "") {
-			t.Errorf("duplicateField(%s) = %q, %v; want %q", c.body, got, dup, c.want)
+		_, err := parseJSON([]byte(c.body))
+		e, _ := monban.AsError(err)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("parseJSON(%s) = %v", c.body, err)
+		case c.want != "" && (e == nil || e.Key != "request.duplicate_field" || e.Field != c.want):
+			t.Errorf("parseJSON(%s) = %v; want %s named twice", c.body, err, c.want)
 		}
 	}
 }
