@@ -149,8 +149,7 @@ func parseValue(dec *json.Decoder) (any, error) {
 				return nil, err
 			}
 		}
-		_, err = dec.Token() // '}'
-		return m, err
+		return m, closeDelim(dec)
 	case json.Delim('['):
 		l := []any{}
 		for dec.More() {
@@ -160,10 +159,17 @@ func parseValue(dec *json.Decoder) (any, error) {
 			}
 			l = append(l, v)
 		}
-		_, err = dec.Token() // ']'
-		return l, err
+		return l, closeDelim(dec)
 	}
 	return tok, nil
+}
+
+// closeDelim reads the '}' or ']' that ends an object or array.
+func closeDelim(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != nil {
+		return monban.Errorf(monban.EInvalid, "request.malformed_json").Wrap(err)
+	}
+	return nil
 }
 
 // loneSurrogate reports whether a JSON text escapes half of a UTF-16
