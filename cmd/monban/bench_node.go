@@ -21,6 +21,7 @@ import (
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/node"
 	"github.com/monban-dev/monban/internal/seal"
+	"github.com/monban-dev/monban/internal/web"
 )
 
 // benchEnv is one freshly started node serving on loopback, with what the
@@ -63,6 +64,7 @@ func startBenchNode(ctx context.Context, pgDSN string, edit func(*node.Config)) 
 	env.cleanup = append(env.cleanup, func() { os.RemoveAll(dir) })
 	cfg := node.DefaultConfig()
 	cfg.Data, cfg.LogLevel = dir, "info"
+	cfg.SignUpsPerIPHour, cfg.SignUpsPerIPDay = -1, -1 // the bench opens its accounts from one address
 	if pgDSN != "" {
 		env.database = "postgres"
 		if cfg.Database, err = env.freshSchema(ctx, pgDSN); err != nil {
@@ -102,9 +104,8 @@ func (env *benchEnv) serve(h http.Handler) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
-	go srv.Serve(ln)
+	srv := web.NewHTTPServer(h)
+	go srv.Serve(web.FramingListener(ln))
 	// Shut down before the node's database closes (cleanups run in reverse).
 	env.cleanup = append(env.cleanup, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/node"
+	"github.com/monban-dev/monban/internal/web"
 )
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -54,23 +56,23 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprintf(stdout, "dev outbox: %s://%s/dev/outbox\n", scheme, ln.Addr())
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(), "dev", cfg.Dev)
-	return serveUntil(ctx, &http.Server{
-		Handler: a.Web.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-	}, ln, cfg)
+	return serveUntil(ctx, web.NewHTTPServer(a.Web.Handler()), ln, cfg)
 }
 
 // serveUntil serves until ctx ends, then shuts down gracefully: in-flight
 // requests get up to 20 seconds to finish.
 func serveUntil(ctx context.Context, srv *http.Server, ln net.Listener, cfg node.Config) error {
 	errc := make(chan error, 1)
-	go func() {
-		if cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
-		} else {
-			errc <- srv.Serve(ln)
+	if cfg.TLSCert != "" {
+		// TLS is terminated here rather than by ServeTLS so that the framing
+		// check sees the plain text (HTTP/1.1 only).
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return err
 		}
-	}()
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})
+	}
+	go func() { errc <- srv.Serve(web.FramingListener(ln)) }()
 	select {
 	case err := <-errc:
 		return err

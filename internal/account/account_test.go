@@ -14,6 +14,7 @@ import (
 	"github.com/monban-dev/monban/internal/password"
 	"github.com/monban-dev/monban/internal/sqlstore"
 	"github.com/monban-dev/monban/internal/storetest"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 var ctx = context.Background()
@@ -67,14 +68,46 @@ type fixture struct {
 	hasher *countingHasher
 	clock  *clocktest.Clock
 	svc    *account.Service
+	risk   *signals
+}
+
+// noLocks locks nothing; passGate lets every right password through.
+type noLocks struct{}
+
+func (noLocks) ActiveLock(context.Context, string) (*monban.Lock, error) { return nil, nil }
+
+type passGate struct{}
+
+func (passGate) Hold(context.Context, *monban.Account, account.Meta) (*account.Held, *account.Pass, error) {
+	return nil, nil, nil
+}
+
+// guards are the sign-in throttle (default policy; no IP or global
+// limits), a recorder of signals, no locks and the store's limits.
+func guards(db *sqlstore.DB, clock *clocktest.Clock, rec *signals) account.Guards {
+	return account.Guards{Throttle: throttle.New(db, clock, throttle.Config{PerIPHour: -1, GlobalPerMinute: -1}, nil),
+		Risk: rec, Locks: noLocks{}, Limits: db}
+}
+
+func newService(t *testing.T, store account.Store, db *sqlstore.DB, h account.Hasher, clock *clocktest.Clock, rec *signals, cfg account.Config) *account.Service {
+	t.Helper()
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout, cfg.AbsoluteTimeout = time.Hour, 24*time.Hour
+	}
+	svc, err := account.New(store, h, password.NewPolicy(), normalizer{}, clock, rand.Reader, cfg, guards(db, clock, rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetGate(passGate{})
+	return svc
 }
 
 func newFixture(t *testing.T, db *sqlstore.DB, p password.Params) *fixture {
 	h := &countingHasher{Hasher: password.NewHasher(p, 2)}
 	clock := clocktest.New(storetest.Epoch)
-	svc := account.New(db, h, password.NewPolicy(), normalizer{}, clock, rand.Reader,
-		account.Config{IdleTimeout: time.Hour, AbsoluteTimeout: 24 * time.Hour})
-	return &fixture{db: db, hasher: h, clock: clock, svc: svc}
+	rec := &signals{}
+	svc := newService(t, db, db, h, clock, rec, account.Config{})
+	return &fixture{db: db, hasher: h, clock: clock, svc: svc, risk: rec}
 }
 
 func eachStore(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
@@ -100,8 +133,7 @@ func TestSignInFailuresDoTheSameWork(t *testing.T) {
 		// There is no use case to disable an account yet; a fake store
 		// wrapper keeps this test on the real one.
 		disabled := &disablingStore{DB: db, id: off.Account.ID}
-		svc := account.New(disabled, f.hasher, password.NewPolicy(), normalizer{}, f.clock, rand.Reader,
-			account.Config{IdleTimeout: time.Hour, AbsoluteTimeout: 24 * time.Hour})
+		svc := newService(t, disabled, db, f.hasher, f.clock, f.risk, account.Config{})
 		f.hasher.reset()
 		for _, c := range []struct {
 			name, identifier, password string

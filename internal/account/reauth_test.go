@@ -48,9 +48,7 @@ type reauthFixture struct {
 
 func newReauthFixture(t *testing.T, db *sqlstore.DB) *reauthFixture {
 	f := newFixture(t, db, fastParams)
-	f.svc.SetThrottle(throttle.New(db, f.clock, throttle.Config{PerIPHour: -1, GlobalPerMinute: -1}, nil))
-	risk := &signals{}
-	f.svc.SetRisk(risk, nil)
+	risk := f.risk
 	si, err := f.svc.Register(ctx, account.RegisterInput{Username: "taro", Password: goodPassword, Meta: account.Meta{IP: "192.0.2.1"}})
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/monban-dev/monban"
 )
@@ -48,6 +49,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignedIn, er
 	if err := s.policy.Check(in.Password, false, contextWords(ids)...); err != nil {
 		return nil, err
 	}
+	// Counted before the hash, and whether or not the identifiers are free:
+	// a script opening accounts (or probing which names are taken) from one
+	// address is slowed like one guessing passwords.
+	if err := s.limits.HitLimits(ctx, now, s.signUpLimits(in.Meta.IP)); err != nil {
+		return nil, err
+	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
@@ -63,6 +70,21 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignedIn, er
 		return nil, err
 	}
 	return s.startSession(ctx, a, monban.AuthPassword, []string{"pwd"}, in.Meta, monban.AuditSignedIn)
+}
+
+// Limiter counts tries against windowed limits, all or none, atomically
+// across nodes (the store).
+type Limiter interface {
+	HitLimits(ctx context.Context, now time.Time, limits []monban.Limit) error
+}
+
+// signUpLimits are the per-address limits of opening accounts.
+func (s *Service) signUpLimits(ip string) []monban.Limit {
+	scope := monban.IPScope(ip)
+	return []monban.Limit{
+		{Key: "signup:ip:h:" + scope, Window: time.Hour, Max: s.cfg.SignUpsPerIPHour, Err: "limit.signup_ip"},
+		{Key: "signup:ip:d:" + scope, Window: 24 * time.Hour, Max: s.cfg.SignUpsPerIPDay, Err: "limit.signup_ip"},
+	}
 }
 
 // contextWords are the words a password must not contain: the person's own

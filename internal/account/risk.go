@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"errors"
 
 	"github.com/monban-dev/monban"
 )
@@ -23,12 +24,6 @@ type riskHooks struct {
 	locks LockChecker
 }
 
-// SetRisk installs the risk hooks; without them nothing is recorded and no
-// account is locked.
-func (s *Service) SetRisk(rec RiskRecorder, locks LockChecker) {
-	s.risk = riskHooks{rec: rec, locks: locks}
-}
-
 type allowLockedKey struct{}
 
 // AllowLocked marks ctx as serving one of a lock's ways out (the lock page,
@@ -46,14 +41,10 @@ func ErrLocked(l *monban.Lock) error {
 
 // IsLocked reports whether err is ErrLocked.
 func IsLocked(err error) bool {
-	e, ok := monban.AsError(err)
-	return ok && e.Key == "account.locked"
+	return errors.Is(err, monban.ErrAccountLocked)
 }
 
 func (s *Service) activeLock(ctx context.Context, accountID string) (*monban.Lock, error) {
-	if s.risk.locks == nil {
-		return nil, nil
-	}
 	return s.risk.locks.ActiveLock(ctx, accountID)
 }
 
@@ -71,9 +62,6 @@ func (s *Service) checkLock(ctx context.Context, cur *Current) error {
 }
 
 func (s *Service) record(ctx context.Context, accountID, typ string, m Meta) {
-	if s.risk.rec == nil {
-		return
-	}
 	s.risk.rec.Record(ctx, s.signal(accountID, typ, m))
 }
 
@@ -84,9 +72,6 @@ func (s *Service) signal(accountID, typ string, m Meta) monban.Signal {
 // recordSignIn reports a sign-in, and a new device when the browser or app
 // had none this account knew, as one batch.
 func (s *Service) recordSignIn(ctx context.Context, si *SignedIn, m Meta) {
-	if s.risk.rec == nil {
-		return
-	}
 	sigs := make([]monban.Signal, 0, 2)
 	if m.DeviceID == "" {
 		m.DeviceID = si.DeviceID

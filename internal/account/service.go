@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"io"
 	"strings"
 	"time"
@@ -51,13 +52,26 @@ type Normalizer interface {
 	Classify(raw string) (monban.IdentifierKind, string, error)
 }
 
-// Config holds session lifetimes.
+// Config holds session lifetimes and the sign-up limits.
 type Config struct {
+	// Accounts opened per address (IPv4, or IPv6 /64) per hour and per day.
+	// 0: the default (10 and 50); negative: off.
+	SignUpsPerIPHour, SignUpsPerIPDay int
+
 	IdleTimeout     time.Duration // a session unused this long ends
 	AbsoluteTimeout time.Duration // a session ends this long after sign-in
 	// TouchEvery bounds how often the last-seen time is written, so the
 	// session check stays a read on the hot path.
 	TouchEvery time.Duration
+}
+
+func (c *Config) fill() {
+	if c.SignUpsPerIPHour == 0 {
+		c.SignUpsPerIPHour = 10
+	}
+	if c.SignUpsPerIPDay == 0 {
+		c.SignUpsPerIPDay = 50
+	}
 }
 
 // DefaultConfig suits a consumer app: a week idle, thirty days at most.
@@ -89,15 +103,50 @@ type Service struct {
 	failures  pacing.Pacer // evens out failed sign-ins, known and unknown
 	gate      Gate         // decides whether the password alone is enough
 	throttle  Throttle
+	limits    Limiter // per-address limits of anonymous account creation
+}
+
+// Guards are what protect the use cases; each is required, so a service
+// cannot be built (nor a node start) that lets the password alone through
+// unthrottled, unrecorded or unlocked.
+type Guards struct {
+	Throttle Throttle     // password tries (internal/throttle)
+	Risk     RiskRecorder // signals out (risk.Service)
+	Locks    LockChecker  // locks in (risk.Service)
+	Limits   Limiter      // sign-ups per address (the store)
 }
 
 // New returns a Service. random is the source of session tokens and ids
 // (crypto/rand.Reader in production).
-func New(store Store, hasher Hasher, policy PasswordPolicy, ids Normalizer, clock monban.Clock, random io.Reader, cfg Config) *Service {
+// The second-step gate is installed by twostep.New (the two need each
+// other); until it is, every sign-in is refused (see Wired).
+func New(store Store, hasher Hasher, policy PasswordPolicy, ids Normalizer, clock monban.Clock, random io.Reader, cfg Config, g Guards) (*Service, error) {
+	switch {
+	case g.Throttle == nil:
+		return nil, errors.New("account: no sign-in throttle")
+	case g.Risk == nil:
+		return nil, errors.New("account: no risk recorder")
+	case g.Locks == nil:
+		return nil, errors.New("account: no lock checker")
+	case g.Limits == nil:
+		return nil, errors.New("account: no sign-up limiter")
+	}
 	if cfg.TouchEvery <= 0 {
 		cfg.TouchEvery = time.Minute
 	}
-	return &Service{store: store, hasher: hasher, policy: policy, ids: ids, clock: clock, random: random, cfg: cfg, onOutcome: func(string) {}}
+	cfg.fill()
+	return &Service{store: store, hasher: hasher, policy: policy, ids: ids, clock: clock, random: random, cfg: cfg,
+		onOutcome: func(string) {}, throttle: g.Throttle, risk: riskHooks{rec: g.Risk, locks: g.Locks}, limits: g.Limits}, nil
+}
+
+// Wired reports what the service still lacks to sign anyone in: the
+// second-step gate, bound after construction by twostep.New. A node does
+// not start while it is missing.
+func (s *Service) Wired() error {
+	if s.gate == nil {
+		return errors.New("account: no second-step gate (twostep.New installs it)")
+	}
+	return nil
 }
 
 // OnSignInOutcome registers a callback (e.g. a metrics counter).

@@ -228,8 +228,7 @@ func (s *Service) choices(ctx context.Context, accounts []*monban.Account) (*Sig
 
 // IsSignInFailure reports whether err is the uniform sign-in failure.
 func IsSignInFailure(err error) bool {
-	var e *monban.Error
-	return errors.As(err, &e) && e.Key == "signin.failed"
+	return errors.Is(err, monban.ErrSignInFailed)
 }
 
 // auditUnknown records a failed sign-in that names no account.

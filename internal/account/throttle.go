@@ -15,16 +15,9 @@ type Throttle interface {
 	Succeeded(ctx context.Context, t *throttle.Ticket, accountIDs ...string) error
 }
 
-// SetThrottle installs the sign-in throttle; without one, tries are not
-// slowed (tests of other rules).
-func (s *Service) SetThrottle(t Throttle) { s.throttle = t }
-
 // throttleBegin claims a password try for the accounts the identifier
 // names (none: an unknown identifier, throttled alike by its own counter).
 func (s *Service) throttleBegin(ctx context.Context, in SignInInput, ident string, accounts []monban.Account) (*throttle.Ticket, error) {
-	if s.throttle == nil {
-		return nil, nil
-	}
 	a := throttle.Attempt{Authenticator: throttle.Password, Identifier: ident, DeviceID: in.Meta.DeviceID, IP: in.Meta.IP}
 	for _, acc := range accounts {
 		a.AccountIDs = append(a.AccountIDs, acc.ID)
@@ -34,9 +27,7 @@ func (s *Service) throttleBegin(ctx context.Context, in SignInInput, ident strin
 
 // throttleFailed reports a failed try.
 func (s *Service) throttleFailed(ctx context.Context, t *throttle.Ticket) {
-	if s.throttle != nil {
-		s.throttle.Failed(ctx, t)
-	}
+	s.throttle.Failed(ctx, t)
 }
 
 // throttleUnknown claims and fails a try of an identifier that cannot name
@@ -53,9 +44,6 @@ func (s *Service) throttleUnknown(ctx context.Context, in SignInInput) error {
 // throttleSucceeded resets the counters of the accounts the password
 // proved.
 func (s *Service) throttleSucceeded(ctx context.Context, t *throttle.Ticket, matched []*monban.Account) error {
-	if s.throttle == nil {
-		return nil
-	}
 	ids := make([]string, len(matched))
 	for i, a := range matched {
 		ids[i] = a.ID

@@ -38,13 +38,14 @@ type Gate interface {
 	Hold(ctx context.Context, a *monban.Account, m Meta) (*Held, *Pass, error)
 }
 
-// SetGate installs the second-step gate. Without one, the password alone
-// signs in (the foundation's behaviour).
+// SetGate installs the second-step gate (twostep.New calls it). Without
+// one, no sign-in goes through: it fails closed, and a node does not start
+// (Wired).
 func (s *Service) SetGate(g Gate) { s.gate = g }
 
 func (s *Service) hold(ctx context.Context, a *monban.Account, m Meta) (*Held, *Pass, error) {
 	if s.gate == nil {
-		return nil, nil, nil
+		return nil, nil, monban.Internalf("account: sign-in without a second-step gate")
 	}
 	return s.gate.Hold(ctx, a, m)
 }

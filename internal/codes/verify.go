@@ -36,7 +36,7 @@ func (s *Service) Verify(ctx context.Context, flowID, accountID, code string) (*
 		return err
 	})
 	if err != nil {
-		if e, isDomain := monban.AsError(err); isDomain && e.Key == "code.wrong" {
+		if e, isDomain := monban.AsError(err); isDomain && e.Is(monban.ErrCodeWrong) {
 			s.log.InfoContext(ctx, "wrong code", "flow", f.ID, "account", accountID, "purpose", f.Purpose)
 		}
 		return nil, err

@@ -75,6 +75,11 @@ type Config struct {
 	// minute. 0: the default (100 and 3000); negative: off.
 	SignInFailuresPerIPHour int `yaml:"signin_failures_per_ip_hour" env:"MONBAN_SIGNIN_FAILURES_PER_IP_HOUR"`
 	SignInFailuresPerMinute int `yaml:"signin_failures_per_minute" env:"MONBAN_SIGNIN_FAILURES_PER_MINUTE"`
+	// Accounts opened from one address (IPv4, or IPv6 /64) per hour and per
+	// day, counted before the password is hashed. 0: the default (10 and
+	// 50); negative: off.
+	SignUpsPerIPHour int `yaml:"signups_per_ip_hour" env:"MONBAN_SIGNUPS_PER_IP_HOUR"`
+	SignUpsPerIPDay  int `yaml:"signups_per_ip_day" env:"MONBAN_SIGNUPS_PER_IP_DAY"`
 	// SupportContact is shown where a person cannot recover alone, until
 	// the support desk exists: e.g. "support@example.jp / 0120-000-000".
 	SupportContact string `yaml:"support_contact" env:"MONBAN_SUPPORT_CONTACT"`

@@ -98,8 +98,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	}
 	hasher := password.NewHasher(password.Params{Memory: cfg.HashMemoryKiB, Time: cfg.HashTime,
 		Threads: cfg.HashThreads, KeyLen: 32, SaltLen: 16}, cfg.HashMaxConcurrent)
-	accounts := account.New(db, hasher, password.NewPolicy("monban", "門番"), normalizer{}, clock, rand.Reader,
-		account.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute})
 	keys := apikey.New(db, clock)
 	box, err := seal.New(secret)
 	if err != nil {
@@ -137,7 +135,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	metrics := web.NewMetrics()
 	metrics.Outbox(worker)
 	metrics.GaugeFunc("monban_password_hashes_in_flight", "Password hashes running now.", func() float64 { return float64(hasher.InFlight()) })
-	accounts.OnSignInOutcome(func(o string) { metrics.SignIns.WithLabelValues(o).Inc() })
 	throttleSvc := throttle.New(db, clock, throttle.Config{PerIPHour: cfg.SignInFailuresPerIPHour,
 		GlobalPerMinute: cfg.SignInFailuresPerMinute, Alert: guessingAlert(noticeSvc, log)}, log)
 	codeSvc, err := codes.New(db, box, clock, rand.Reader, secret, codeCfg, log, throttleSvc)
@@ -146,26 +143,45 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		return nil, fmt.Errorf("codes: %w", err)
 	}
 	metrics.Budget(codeSvc, log)
-	accounts.SetThrottle(throttleSvc)
-	recoverySvc := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
-		Hasher: hasher, Passwords: accounts, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
-		Clock: clock, Random: rand.Reader, Log: log}, recovery.Config{PublicURL: cfg.PublicURL})
+	riskSvc, err := wireRisk(cfg, db, box, codeSvc, noticeSvc, hasher, worker, metrics, clock, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Every guard is a constructor argument: a node cannot be built that
+	// lets the password alone through unthrottled, unrecorded or unlocked.
+	accounts, err := account.New(db, hasher, password.NewPolicy("monban", "門番"), normalizer{}, clock, rand.Reader,
+		account.Config{IdleTimeout: cfg.SessionIdle, AbsoluteTimeout: cfg.SessionAbsolute,
+			SignUpsPerIPHour: cfg.SignUpsPerIPHour, SignUpsPerIPDay: cfg.SignUpsPerIPDay},
+		account.Guards{Throttle: throttleSvc, Risk: riskSvc, Locks: riskSvc, Limits: db})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	accounts.OnSignInOutcome(func(o string) { metrics.SignIns.WithLabelValues(o).Inc() })
 	factorSvc, twoStep, err := wireTwoStep(cfg, db, box, secret, accounts, codeSvc, noticeSvc, throttleSvc, clock, log)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	recoverySvc.SetFactors(factorSvc)
-	hooks := webhooks.New(db, box, clock)
-	oidcSvc := wireOIDC(cfg, db, box, secret, clock, log)
-	hookWorker := webhooks.NewWorker(db, box, nil, clock, log, webhooks.Config{})
-	riskSvc, err := wireRisk(cfg, db, box, accounts, codeSvc, noticeSvc, hasher, worker, metrics, clock, log)
+	riskSvc.SetFactors(factorSvc)
+	recoverySvc, err := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
+		Factors: factorSvc, Locks: riskSvc,
+		Hasher: hasher, Passwords: accounts, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
+		Clock: clock, Random: rand.Reader, Log: log}, recovery.Config{PublicURL: cfg.PublicURL})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	riskSvc.SetFactors(factorSvc)
-	recoverySvc.SetLocks(riskSvc)
+	// The two bindings made after construction (each pair needs the other)
+	// are checked before the node serves: a missing one fails closed.
+	if err := errors.Join(accounts.Wired(), riskSvc.Wired()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	hooks := webhooks.New(db, box, clock)
+	oidcSvc := wireOIDC(cfg, db, box, secret, clock, log)
+	hookWorker := webhooks.NewWorker(db, box, nil, clock, log, webhooks.Config{})
 	deskSvc := wireDesk(cfg, db, box, secret, noticeSvc, riskSvc, hasher, worker, clock, log)
 	transferSvc, err := wireTransfer(cfg, db, secret, accounts, codeSvc, factorSvc, noticeSvc, clock, log)
 	if err != nil {

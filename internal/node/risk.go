@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/monban-dev/monban"
-	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/delivery"
 	"github.com/monban-dev/monban/internal/notices"
@@ -22,9 +21,9 @@ import (
 // defaultRiskRetention keeps signals as long as the longest window.
 const defaultRiskRetention = risk.MaxWindow
 
-// wireRisk builds the risk service, loads the rules file and hooks sign-ins
-// and session checks to it.
-func wireRisk(cfg Config, db *sqlstore.DB, box *seal.Box, accounts *account.Service, codeSvc *codes.Service,
+// wireRisk builds the risk service and loads the rules file; sign-ins and
+// session checks are hooked to it by account.New.
+func wireRisk(cfg Config, db *sqlstore.DB, box *seal.Box, codeSvc *codes.Service,
 	noticeSvc *notices.Service, hasher *password.Hasher, worker *delivery.Worker, metrics *web.Metrics,
 	clock monban.Clock, log *slog.Logger) (*risk.Service, error) {
 	svc := risk.New(risk.Deps{Store: db, Notices: noticeSvc, Codes: codeSvc, Password: hasher, Notify: worker,
@@ -40,7 +39,6 @@ func wireRisk(cfg Config, db *sqlstore.DB, box *seal.Box, accounts *account.Serv
 	if err := svc.Refresh(context.Background()); err != nil {
 		return nil, fmt.Errorf("risk: %w", err)
 	}
-	accounts.SetRisk(svc, svc)
 	metrics.GaugeFunc("monban_risk_signals_total", "Signals recorded by this node.", func() float64 { return float64(svc.Signals.Load()) })
 	metrics.GaugeFunc("monban_risk_locks_total", "Locks made by this node's rules.", func() float64 { return float64(svc.Locks.Load()) })
 	metrics.GaugeFunc("monban_risk_lifts_total", "Locks lifted through this node.", func() float64 { return float64(svc.Lifts.Load()) })

@@ -3,6 +3,7 @@ package notices
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -152,7 +153,7 @@ func (s *Service) Send(ctx context.Context, accountID, topic string, params map[
 			return nil, err
 		}
 		err = s.store.EnqueueNotice(ctx, n, msgs)
-		if e, ok := monban.AsError(err); ok && e.Key == "notice.ref_taken" && try < 3 {
+		if errors.Is(err, monban.ErrNoticeRefTaken) && try < 3 {
 			continue
 		}
 		if err != nil {

@@ -9,17 +9,11 @@ type Locks interface {
 	PasswordReset(ctx context.Context, accountID string) error
 }
 
-// SetLocks installs the lock service (wired after both exist).
-func (s *Service) SetLocks(l Locks) { s.locks = l }
-
 // liftLock lifts the account's lock after a password reset, if its ways
 // out allow that. A failure is logged, not returned: the new password is
 // already set, and the lock page still offers the other ways out.
 func (s *Service) liftLock(ctx context.Context, accountID string) {
-	if s.locks == nil {
-		return
-	}
-	if err := s.locks.PasswordReset(ctx, accountID); err != nil {
+	if err := s.Locks.PasswordReset(ctx, accountID); err != nil {
 		s.Log.WarnContext(ctx, "recovery: lift the lock after a password reset", "account", accountID, "err", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"io"
 	"log/slog"
 	"time"
@@ -107,12 +108,13 @@ func DefaultConfig() Config {
 	return Config{Lifetime: 24 * time.Hour, PerIdentifierHour: 5, PerIPHour: 20, UndoValid: 14 * 24 * time.Hour}
 }
 
-// Deps are the capabilities recovery uses. Factors may be nil (then a
-// 2-step account is sent to the support desk).
+// Deps are the capabilities recovery uses. Factors, Locks and Throttle are
+// required: New refuses to build a service without them.
 type Deps struct {
 	Store    Store
 	Codes    Codes
 	Factors  Factors
+	Locks    Locks // lifts a lock a password reset may lift (risk.Service)
 	Notices  Notices
 	Throttle Throttle
 	Hasher   Hasher
@@ -137,13 +139,20 @@ type PasswordChecker interface {
 // Service implements login help and contact changes.
 type Service struct {
 	Deps
-	cfg   Config
-	locks Locks
-	pace  pacing.Pacer // evens out Start for real and unknown identifiers
+	cfg  Config
+	pace pacing.Pacer // evens out Start for real and unknown identifiers
 }
 
 // New returns a Service; zero fields of cfg take the defaults.
-func New(d Deps, cfg Config) *Service {
+func New(d Deps, cfg Config) (*Service, error) {
+	switch {
+	case d.Factors == nil:
+		return nil, errors.New("recovery: no second-factor checks")
+	case d.Locks == nil:
+		return nil, errors.New("recovery: no lock service")
+	case d.Throttle == nil:
+		return nil, errors.New("recovery: no throttle")
+	}
 	def := DefaultConfig()
 	if cfg.Lifetime <= 0 {
 		cfg.Lifetime = def.Lifetime
@@ -160,11 +169,8 @@ func New(d Deps, cfg Config) *Service {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{Deps: d, cfg: cfg}
+	return &Service{Deps: d, cfg: cfg}, nil
 }
-
-// SetFactors installs the second-factor checks (wired after both exist).
-func (s *Service) SetFactors(f Factors) { s.Factors = f }
 
 // Meta describes where a request came from.
 type Meta struct {

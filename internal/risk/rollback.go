@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -213,7 +214,7 @@ func (s *Service) liftBatch(ctx context.Context, locks []monban.Lock, by string)
 				Event: ev}
 		}
 		done, err := s.d.Store.LiftLocks(ctx, lifts)
-		if e, ok := monban.AsError(err); ok && e.Key == "notice.ref_taken" && try < 3 {
+		if errors.Is(err, monban.ErrNoticeRefTaken) && try < 3 {
 			continue
 		}
 		if err != nil {

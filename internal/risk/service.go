@@ -3,6 +3,7 @@ package risk
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -389,10 +390,10 @@ func (s *Service) lock(ctx context.Context, vd *Verdict, now time.Time) (*monban
 	}
 	err = s.createLock(ctx, l, monban.AuditEvent{At: now, AccountID: l.AccountID, Action: monban.AuditLocked,
 		Detail: map[string]string{"lock_id": l.ID, "rule": r.ID, "version": r.Version, "kind": string(r.Kind), "category": r.Category}})
-	if e, ok := monban.AsError(err); ok && e.Key == "lock.exists" {
+	if errors.Is(err, monban.ErrLockExists) {
 		return nil, nil
 	}
-	if e, ok := monban.AsError(err); ok && e.Key == "lock.breaker_open" {
+	if errors.Is(err, monban.ErrLockBreakerOpen) {
 		s.tripped.Store(r.ID+"@"+r.Version, true)
 		return nil, nil
 	}
@@ -419,7 +420,7 @@ func (s *Service) createLock(ctx context.Context, l *monban.Lock, ev monban.Audi
 			return err
 		}
 		err = s.d.Store.CreateLock(ctx, l, n, msgs, ev, webhookEvent(monban.TopicAccountLocked, l, ev.At))
-		if e, ok := monban.AsError(err); ok && e.Key == "notice.ref_taken" && try < 3 {
+		if errors.Is(err, monban.ErrNoticeRefTaken) && try < 3 {
 			continue
 		}
 		if err == nil && s.d.Notify != nil {

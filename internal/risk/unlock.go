@@ -2,6 +2,7 @@ package risk
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -122,7 +123,7 @@ func (s *Service) Lift(ctx context.Context, l *monban.Lock, by, how string) erro
 			Notice: n, Messages: msgs, Audit: monban.AuditEvent{At: now, AccountID: l.AccountID, Action: monban.AuditUnlocked,
 				Detail: map[string]string{"lock_id": l.ID, "rule": l.RuleID, "version": l.RuleVersion, "by": by, "how": how}},
 			Event: webhookEvent(monban.TopicAccountUnlocked, &lifted, now)}})
-		if e, ok := monban.AsError(err); ok && e.Key == "notice.ref_taken" && try < 3 {
+		if errors.Is(err, monban.ErrNoticeRefTaken) && try < 3 {
 			continue
 		}
 		if err != nil {
@@ -146,7 +147,7 @@ func (s *Service) Lift(ctx context.Context, l *monban.Lock, by, how string) erro
 // the recovery flow calls it once a new password is set.
 func (s *Service) PasswordReset(ctx context.Context, accountID string) error {
 	l, err := s.lockFor(ctx, accountID, monban.WayPasswordReset)
-	if e, ok := monban.AsError(err); ok && (e.Key == "lock.not_active" || e.Key == "lock.way_not_allowed") {
+	if errors.Is(err, monban.ErrLockNotActive) || errors.Is(err, monban.ErrLockWayNotAllowed) {
 		return nil
 	}
 	if err != nil {

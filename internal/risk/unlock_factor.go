@@ -2,6 +2,7 @@ package risk
 
 import (
 	"context"
+	"errors"
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/factors"
@@ -13,9 +14,20 @@ type SecondFactor interface {
 	FinishPasskeyCheck(ctx context.Context, accountID, ceremonyID string, response []byte) error
 }
 
-// SetFactors installs the second-factor checks (wired after both exist);
-// without them the second-factor way out refuses.
+// SetFactors installs the second-factor checks. They are bound after
+// construction (factors are built after the accounts, which need this
+// service); without them the second-factor way out refuses, and a node
+// does not start (Wired).
 func (s *Service) SetFactors(f SecondFactor) { s.factors = f }
+
+// Wired reports what a serving node's risk service still lacks: the
+// second-factor checks of the lock's way out.
+func (s *Service) Wired() error {
+	if s.factors == nil {
+		return errors.New("risk: no second-factor checks (SetFactors)")
+	}
+	return nil
+}
 
 // UnlockWithTOTP lifts a lock whose ways out include a second factor, with
 // a code from one of the account's authenticator apps. The code is counted

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -74,7 +75,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*Started, error) {
 	ev := monban.AuditEvent{At: now, AccountID: acc.ID, Action: monban.AuditTransferStarted, IP: in.Meta.IP, UserAgent: in.Meta.UserAgent,
 		Detail: map[string]string{"transfer_id": t.ID, "device_id": deviceID}}
 	if err := s.store.StartTransfer(ctx, t, ev); err != nil {
-		if e, ok := monban.AsError(err); ok && e.Key == "transfer.in_progress" {
+		if errors.Is(err, monban.ErrTransferInProgress) {
 			return nil, s.inProgress(ctx, acc.ID)
 		}
 		return nil, err

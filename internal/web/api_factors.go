@@ -185,9 +185,6 @@ func (s *Server) apiFactorRename(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := fieldLimit("name", req.Name, 256); err != nil {
-		return err
-	}
 	if err := s.factors.Rename(r.Context(), a, r.PathValue("id"), req.Name); err != nil {
 		return err
 	}

@@ -131,9 +131,6 @@ func (s *Server) apiVerifyFlow(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := fieldLimit("code", req.Code, 32); err != nil {
-		return err
-	}
 	f, err := s.codes.Verify(r.Context(), r.PathValue("id"), cur.Account.ID, req.Code)
 	if err != nil {
 		return err

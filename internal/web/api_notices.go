@@ -64,9 +64,6 @@ func (s *Server) apiCheck(w http.ResponseWriter, r *http.Request) error {
 	if input == "" {
 		input = req.Text
 	}
-	if err := fieldLimit("text", input, 20000); err != nil {
-		return err
-	}
 	a, err := s.check(r.Context(), s.cat.Lang(r), input, clientIP(r))
 	if err != nil {
 		return err

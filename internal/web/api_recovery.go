@@ -177,9 +177,6 @@ func (s *Server) apiUndoChange(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := fieldLimit("token", req.Token, 64); err != nil {
-		return err
-	}
 	m := s.recoveryMeta(r)
 	m.DeviceID = ""
 	rec, err := s.recovery.Undo(r.Context(), req.Token, s.cat.Lang(r), m)

@@ -110,8 +110,8 @@ func TestWebhooksHostAPI(t *testing.T) {
 			{"no key", "", map[string]any{"url": recv.URL, "events": []string{"account.registered"}}, 401, "apikey.missing", ""},
 			{"session token", "mbs_x", map[string]any{"url": recv.URL, "events": []string{"account.registered"}}, 401, "apikey.invalid", ""},
 			{"ftp", key, map[string]any{"url": "ftp://host/x", "events": []string{"account.registered"}}, 400, "webhook.url", "url"},
-			{"no events", key, map[string]any{"url": recv.URL, "events": []string{}}, 400, "webhook.types", "events"},
-			{"unknown event", key, map[string]any{"url": recv.URL, "events": []string{"account.deleted"}}, 400, "webhook.types", "events"},
+			{"no events", key, map[string]any{"url": recv.URL, "events": []string{}}, 400, "request.field_missing", "events"},
+			{"unknown event", key, map[string]any{"url": recv.URL, "events": []string{"account.deleted"}}, 400, "request.field_enum", "events[0]"},
 		} {
 			p := h.do(request{method: "POST", path: "/api/v1/webhooks", bearer: c.apiKey, json: c.body}).wantStatus(t, c.status).problem(t)
 			if p.Key != c.key || p.Field != c.field {

@@ -2,9 +2,14 @@ package web_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/monban-dev/monban/internal/web"
 )
 
 // badCase is one request that must be refused with a translated problem and
@@ -170,4 +175,165 @@ func TestBadInput(t *testing.T) {
 			h.unchanged(before)
 		})
 	})
+}
+
+// storeDigest is every row of every table, so that a refusal can be shown
+// to have changed nothing at all: no try spent, no signal, no throttle
+// counter, no audit line, no outbox message.
+func (h *harness) storeDigest() string {
+	h.t.Helper()
+	q := "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+	if h.n.DB.Dialect() == "postgres" {
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY table_name"
+	}
+	rows, err := h.raw.Query(q)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			h.t.Fatal(err)
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	var b strings.Builder
+	for _, t := range tables {
+		rs, err := h.raw.Query(`SELECT * FROM "` + t + `"`)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		cols, _ := rs.Columns()
+		var lines []string
+		for rs.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rs.Scan(ptrs...); err != nil {
+				h.t.Fatal(err)
+			}
+			lines = append(lines, fmt.Sprintf("%v", vals))
+		}
+		rs.Close()
+		slices.Sort(lines)
+		fmt.Fprintf(&b, "%s: %d rows\n%s\n", t, len(lines), strings.Join(lines, "\n"))
+	}
+	return b.String()
+}
+
+// TestSecretBadInputSpendsNothing sends every JSON route that takes a body
+// the bodies its schema in docs/openapi.yaml refuses (null, {}, invalid
+// UTF-8, a lone surrogate, each string one character over its maxLength,
+// each enum with a value outside it, each required field null), with a
+// live session: each is a translated 400 naming the field, and the store is
+// exactly as before (nothing spent, recorded or audited).
+func TestSecretBadInputSpendsNothing(t *testing.T) {
+	cases := web.BadBodies(t)
+	cat := catalog(t)
+	eachDB(t, func(t *testing.T, h *harness) {
+		// Each route is called by the caller its row in the route table
+		// names, so that the refusal comes from the body, not the caller.
+		f := newAccessFixture(t, h)
+		admin := h.hostKey(true)
+		who := map[string]string{}
+		for _, rt := range web.RouteTable(h.n.Web) {
+			who[rt.Pattern] = rt.Who
+		}
+		before := h.storeDigest()
+		for _, c := range cases {
+			method, path, _ := strings.Cut(c.Pattern, " ")
+			path = regexp.MustCompile(`\{[a-z_]+\}`).ReplaceAllString(path, "x0000000000000000")
+			bearer := f.person.Token
+			switch who[c.Pattern] {
+			case "host":
+				bearer = f.hostKey
+			case "admin":
+				bearer = admin
+			case "locked":
+				bearer = f.locked.Token
+			}
+			t.Run(c.Pattern+" "+c.Name, func(t *testing.T) {
+				r := h.do(request{method: method, path: path, body: c.Body, bearer: bearer, lang: "en"})
+				if r.status != http.StatusBadRequest {
+					t.Fatalf("status %d, want 400: %s", r.status, r.body)
+				}
+				p := r.problem(t)
+				if p.Key != c.Key || (c.Field != "*" && p.Field != c.Field) {
+					t.Errorf("key %q field %q, want %q %q", p.Key, p.Field, c.Key, c.Field)
+				}
+				if p.Detail == "" || p.Detail == p.Key || strings.Contains(p.Detail, "{") {
+					t.Errorf("detail %q is not a translated message", p.Detail)
+				}
+				if p.Key == "request.invalid_utf8" && p.Detail != cat.T("en", p.Key, nil) {
+					t.Errorf("detail %q", p.Detail)
+				}
+			})
+		}
+		if after := h.storeDigest(); after != before {
+			t.Errorf("bad bodies changed the store:\nbefore %s\nafter  %s", before, after)
+		}
+	})
+}
+
+// TestSecretDecoderAcceptsWhatTheSpecAllows is the other half of the
+// comparison with docs/openapi.yaml: a body with every required field of a
+// route's schema, sent with a live session (or an API key), is never
+// refused by the decoder (no request.* problem, no 500 from a Go type that
+// cannot take a documented field), whatever the handler then answers.
+func TestSecretDecoderAcceptsWhatTheSpecAllows(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	live := registerTaro(h)
+	key, _, err := h.n.Keys.Create(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, _, err := h.n.Keys.CreateAdmin(context.Background(), "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range web.GoodBodies(t) {
+		method, path, _ := strings.Cut(c.Pattern, " ")
+		path = regexp.MustCompile(`\{[a-z_]+\}`).ReplaceAllString(path, "x0000000000000000")
+		bearer := live.Token
+		if strings.Contains(path, "/admin/") || path == "/api/v1/introspect" || path == "/api/v1/webhooks" || path == "/api/v1/signals" ||
+			strings.HasPrefix(path, "/api/v1/accounts/") {
+			bearer = key
+		}
+		if strings.Contains(path, "/admin/") {
+			bearer = admin
+		}
+		t.Run(c.Pattern, func(t *testing.T) {
+			r := h.do(request{method: method, path: path, body: c.Body, bearer: bearer, lang: "en"})
+			if r.status >= 500 {
+				t.Fatalf("%s: status %d: %s", c.Body, r.status, r.body)
+			}
+			if r.status == http.StatusBadRequest {
+				if p := r.problem(t); strings.HasPrefix(p.Key, "request.") {
+					t.Errorf("%s: refused by the decoder: %s %s", c.Body, p.Key, p.Field)
+				}
+			}
+		})
+	}
+}
+
+// TestSecretPasskeyBodyInvalidUTF8: a WebAuthn response posted by the page
+// scripts is refused like a JSON body when it is not valid UTF-8.
+func TestSecretPasskeyBodyInvalidUTF8(t *testing.T) {
+	h := newHarness(t, "sqlite")
+	b := newBrowser(h)
+	tok := b.form("/signin")
+	before := h.storeDigest()
+	for _, body := range []string{"{\"id\":\"\xff\xfe\"}", `{"id":"\udc00"}`} {
+		r := b.do(request{method: "POST", path: "/signin/passkey?ceremony=x", body: body, header: map[string]string{"X-CSRF-Token": tok}})
+		if p := r.wantStatus(t, http.StatusBadRequest).problem(t); p.Key != "request.invalid_utf8" {
+			t.Errorf("%q: %s", body, p.Key)
+		}
+	}
+	if h.storeDigest() != before {
+		t.Error("the store changed")
+	}
 }

@@ -4,8 +4,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -66,13 +68,42 @@ func (m *Metrics) Outbox(w interface {
 }
 
 // Budget counts SMS-pumping budget alarms and logs each one as an alarm.
+// The metric's labels are bounded whatever numbers an attacker sends to:
+// the kind of budget ("global" or "prefix") and, for a prefix, the region
+// of its country calling code (about 250 values); the prefix itself goes
+// only to the log line.
 func (m *Metrics) Budget(codes interface{ OnBudgetAlarm(func(scope string)) }, log *slog.Logger) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "monban_sms_budget_exceeded_total", Help: "Code requests refused because an SMS budget was spent (alarm).",
-	}, []string{"scope"})
+		Name: "monban_sms_budget_exceeded_total", Help: "Code requests refused because an SMS budget was spent (alarm), by budget kind and region.",
+	}, []string{"scope", "region"})
 	m.Registry.MustRegister(c)
 	codes.OnBudgetAlarm(func(scope string) {
-		c.WithLabelValues(scope).Inc()
-		log.Error("ALARM: SMS budget exceeded", "alarm", "sms_budget", "scope", scope)
+		kind, region := budgetLabels(scope)
+		c.WithLabelValues(kind, region).Inc()
+		log.Error("ALARM: SMS budget exceeded", "alarm", "sms_budget", "scope", scope, "region", region)
 	})
+}
+
+// budgetLabels maps a budget scope ("global", "prefix:+8190123") to
+// bounded label values.
+func budgetLabels(scope string) (kind, region string) {
+	prefix, ok := strings.CutPrefix(scope, "prefix:+")
+	switch {
+	case scope == "global":
+		return "global", ""
+	case !ok:
+		return "other", ""
+	}
+	// Country calling codes are prefix-free: the first 1–3 digits that name
+	// a region are the code.
+	for n := 1; n <= 3 && n <= len(prefix); n++ {
+		cc, err := strconv.Atoi(prefix[:n])
+		if err != nil {
+			break
+		}
+		if r := phonenumbers.GetRegionCodeForCountryCode(cc); r != "" && r != "ZZ" {
+			return "prefix", r
+		}
+	}
+	return "prefix", "ZZ"
 }

@@ -67,6 +67,10 @@ func (s *Server) checkAuthorize(w http.ResponseWriter, r *http.Request) bool {
 		s.writePageError(w, r, errBody(err))
 		return false
 	}
+	if !validUTF8Form(r.Form) {
+		s.writePageError(w, r, monban.Errorf(monban.EInvalid, "request.invalid_utf8"))
+		return false
+	}
 	clientID, redirect := r.Form.Get("client_id"), r.Form.Get("redirect_uri")
 	var c *monban.OIDCClient
 	if clientID != "" && len(clientID) <= 64 {

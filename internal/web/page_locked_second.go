@@ -134,9 +134,6 @@ func (s *Server) apiLockTOTP(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := fieldLimit("code", req.Code, 32); err != nil {
-		return err
-	}
 	if _, err := s.risk.UnlockWithTOTP(r.Context(), cur.Account.ID, req.Code, sessionFrom(r, cur)); err != nil {
 		return err
 	}

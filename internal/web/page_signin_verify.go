@@ -1,8 +1,10 @@
 package web
 
 import (
+	"errors"
 	"io"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
@@ -72,10 +74,11 @@ func (s *Server) pageSigninVerify(w http.ResponseWriter, r *http.Request) error 
 // pendingOver answers a held sign-in that can no longer go on: the person
 // starts again from the sign-in page, told why.
 func (s *Server) pendingOver(w http.ResponseWriter, r *http.Request, err error) error {
-	e, ok := monban.AsError(err)
-	if !ok || (e.Key != "signin.pending_invalid" && e.Key != "signin.pending_expired" && e.Key != "signin.pending_denied" && e.Key != "signin.pending_over") {
+	if !errors.Is(err, monban.ErrPendingInvalid) && !errors.Is(err, monban.ErrPendingExpired) &&
+		!errors.Is(err, monban.ErrPendingDenied) && !errors.Is(err, monban.ErrPendingOver) {
 		return err
 	}
+	e, _ := monban.AsError(err) // rendering: the message of the error matched above
 	s.clearPending(w)
 	v := s.view(w, r, "signin.title")
 	v.Error = v.T(e.Key)
@@ -247,6 +250,9 @@ func (s *Server) ceremonyBody(w http.ResponseWriter, r *http.Request) ([]byte, s
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	if err != nil {
 		return nil, "", errBody(err)
+	}
+	if !utf8.Valid(body) || loneSurrogate(body) { // as decodeJSON: never read as U+FFFD
+		return nil, "", monban.Errorf(monban.EInvalid, "request.invalid_utf8")
 	}
 	c := r.URL.Query().Get("ceremony")
 	if len(c) > 64 {

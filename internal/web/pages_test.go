@@ -138,6 +138,10 @@ func TestPageForms(t *testing.T) {
 				{"other origin", with(signup, "csrf", tok), map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden, ""},
 				{"short password", with(with(signup, "csrf", tok), "password", "short"), nil, http.StatusBadRequest,
 					cat.T("ja", "password.too_short", map[string]any{"min": 15})},
+				{"invalid UTF-8 password", with(with(signup, "csrf", tok), "password", goodPassword+"\xff\xfe"), nil, http.StatusBadRequest,
+					cat.T("ja", "request.invalid_utf8", nil)},
+				{"invalid UTF-8 username", with(with(signup, "csrf", tok), "username", "taro\x80"), nil, http.StatusBadRequest,
+					cat.T("ja", "request.invalid_utf8", nil)},
 			} {
 				r := b.post("/signup", c.form, c.header)
 				if r.status != c.status {

@@ -196,15 +196,15 @@ func TestSignalsAPI(t *testing.T) {
 		}{
 			{name: "malformed", key: key, body: `{"account_id": `, status: 400, problem: "request.malformed_json"},
 			{name: "not an object", key: key, body: `[1, 2]`, status: 400, problem: "request.field_type"},
-			{name: "no account", key: key, json: map[string]any{"type": "follow"}, status: 400, problem: "signal.account"},
+			{name: "no account", key: key, json: map[string]any{"type": "follow"}, status: 400, problem: "request.field_missing"},
 			{name: "bad type", key: key, json: map[string]any{"account_id": taro.ID, "type": "Follow Me!"}, status: 400, problem: "signal.type"},
 			{name: "negative amount", key: key, json: map[string]any{"account_id": taro.ID, "type": "purchase", "amount": -1}, status: 400, problem: "signal.amount"},
 			{name: "far future", key: key, json: map[string]any{"account_id": taro.ID, "type": "follow", "at": t0.Add(24 * time.Hour)}, status: 400, problem: "signal.time"},
 			{name: "one bad in a batch", key: key, json: map[string]any{"signals": []map[string]any{
 				{"account_id": taro.ID, "type": "follow"}, {"account_id": taro.ID, "type": ""}}}, status: 400, problem: "signal.type"},
 			{name: "one and a batch", key: key, json: map[string]any{"account_id": taro.ID, "type": "follow",
-				"signals": []map[string]any{{"account_id": taro.ID, "type": "follow"}}}, status: 400, problem: "signal.one_or_batch"},
-			{name: "oversized batch", key: key, json: map[string]any{"signals": big}, status: 400, problem: "signal.batch_too_large"},
+				"signals": []map[string]any{{"account_id": taro.ID, "type": "follow"}}}, status: 400, problem: "request.unknown_field"},
+			{name: "oversized batch", key: key, json: map[string]any{"signals": big}, status: 400, problem: "request.too_many_items"},
 			{name: "no key", json: map[string]any{"account_id": taro.ID, "type": "follow"}, status: 401, problem: "apikey.missing"},
 			{name: "unknown key", key: "mbk_unknown", json: map[string]any{"account_id": taro.ID, "type": "follow"}, status: 401, problem: "apikey.invalid"},
 			{name: "a session token as key", key: taro.Token, json: map[string]any{"account_id": taro.ID, "type": "follow"}, status: 401, problem: "apikey.invalid"},
@@ -450,7 +450,7 @@ func TestAdminRollbackAPI(t *testing.T) {
 		}{
 			{"host key", key, map[string]any{"rule": "faulty"}, 403, "apikey.not_admin"},
 			{"no key", "", map[string]any{"rule": "faulty"}, 401, "apikey.missing"},
-			{"no rule", admin, map[string]any{}, 400, "rollback.rule"},
+			{"no rule", admin, map[string]any{}, 400, "request.field_missing"},
 			{"unknown field", admin, map[string]any{"rule": "faulty", "everything": true}, 400, "request.unknown_field"},
 		} {
 			r := rollback(c.key, c.body)

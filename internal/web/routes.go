@@ -1,8 +1,13 @@
 package web
 
 import (
+	"context"
 	"net/http"
+	"net/url"
 	"slices"
+	"unicode/utf8"
+
+	"github.com/monban-dev/monban"
 )
 
 // kind says how a route answers errors and whether it is a form post.
@@ -300,7 +305,7 @@ func (s *Server) buildMux() (http.Handler, error) {
 		case kindRaw:
 			h = rt.raw
 		case kindAPI:
-			h = s.apiHandler(s.admit(rt, rt.handle))
+			h = s.apiHandler(s.admit(rt, s.checkBody(rt.handle)))
 		case kindPage:
 			h = s.pageHandler(s.admit(rt, rt.handle))
 		case kindForm:
@@ -326,6 +331,23 @@ func (s *Server) apiHandler(h func(http.ResponseWriter, *http.Request) error) ht
 	})
 }
 
+// checkBody refuses a bad JSON body against the route's schema before
+// anything is looked up or spent. It runs after the caller was admitted
+// (admit), so a request without credentials is refused as such whatever
+// its body.
+func (s *Server) checkBody(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.schemas[r.Pattern] != nil {
+			b, err := s.checkedBody(w, r)
+			if err != nil {
+				return err
+			}
+			r = r.WithContext(context.WithValue(r.Context(), bodyKey, b))
+		}
+		return h(w, r)
+	}
+}
+
 func (s *Server) pageHandler(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
@@ -341,6 +363,10 @@ func (s *Server) formHandler(h func(http.ResponseWriter, *http.Request) error) h
 			s.writePageError(w, r, errBody(err))
 			return
 		}
+		if !validUTF8Form(r.Form) { // %FF would reach the handler as a byte no person typed
+			s.writePageError(w, r, monban.Errorf(monban.EInvalid, "request.invalid_utf8"))
+			return
+		}
 		if err := s.checkCSRF(r); err != nil {
 			s.writePageError(w, r, err)
 			return
@@ -349,6 +375,22 @@ func (s *Server) formHandler(h func(http.ResponseWriter, *http.Request) error) h
 			s.writePageError(w, r, err)
 		}
 	})
+}
+
+// validUTF8Form reports whether every name and value of a parsed form
+// (body and query) is valid UTF-8.
+func validUTF8Form(f url.Values) bool {
+	for k, vs := range f {
+		if !utf8.ValidString(k) {
+			return false
+		}
+		for _, v := range vs {
+			if !utf8.ValidString(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // unmatched answers unknown paths (404) and known paths with the wrong

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -55,6 +56,9 @@ type Server struct {
 	risk     RiskService
 	mux      *http.ServeMux
 	openapi  []byte
+
+	schemas map[string]*reqSchema // request bodies from docs/openapi.yaml, by route pattern
+	drift   sync.Map              // route pattern → how its Go type differs from its schema
 
 	codes     CodeService
 	outbox    Notifier
@@ -141,6 +145,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 		clock: d.Clock, log: d.Log, metrics: d.Metrics, openapi: d.OpenAPI,
 		codes: d.Codes, outbox: d.Outbox, receipts: d.Receipts, parsers: d.Parsers, devOutbox: d.DevOutbox,
 		notices: d.Notices, noticeStore: d.NoticeStore}
+	if s.schemas, err = requestSchemas(monban.OpenAPI); err != nil {
+		return nil, err
+	}
 	s.factors, s.twostep = d.Factors, d.TwoStep
 	s.recovery = d.Recovery
 	s.webhooks, s.audit = d.Webhooks, d.Audit
@@ -150,9 +157,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.oidc, err = newOIDCEndpoints(s, d.OIDC); err != nil {
 		return nil, err
 	}
-	if s.handler, err = s.buildMux(); err != nil {
+	h, err := s.buildMux()
+	if err != nil {
 		return nil, err
 	}
+	s.handler = s.refuseAmbiguousFraming(h)
 	return s, nil
 }
 
@@ -164,7 +173,11 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 
 type ctxKey int
 
-const requestIDKey ctxKey = iota
+const (
+	requestIDKey ctxKey = iota
+	bodyKey             // the JSON body, checked against the route's schema
+	framingKey          // the *framingConn the request came on
+)
 
 // reqInfo is what the server knows of one request: its id, and the caller
 // its route's wrapper resolved (access.go), kept here so that resolving
