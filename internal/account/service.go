@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/monban-dev/monban/internal/pacing"
-
 	"github.com/monban-dev/monban"
 )
 
@@ -86,8 +84,7 @@ type Service struct {
 	risk      riskHooks // signals out, locks in (risk.go)
 	cfg       Config
 	onOutcome func(outcome string)
-	failures  pacing.Pacer // evens out failed sign-ins, known and unknown
-	gate      Gate         // decides whether the password alone is enough
+	gate      Gate // decides whether the password alone is enough
 	throttle  Throttle
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/sqlstore"
 )
 
@@ -145,7 +146,10 @@ func (s *Service) File(ctx context.Context, r Request) (*Filed, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.wake()
+	pacing.After(ctx, s.wake) // the worker competes for the CPU: once the answer is out
+	if accountID != "" {
+		pacing.Costly(ctx) // a webhook event besides: this path sets the answer time
+	}
 	s.d.Log.InfoContext(ctx, "support request", "case", got.ID, "merged", merged, "known", accountID != "")
 	return &Filed{Ref: got.Ref, CaseID: got.ID, Merged: merged, StatusURL: s.StatusURL(got.ID)}, nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/notices"
-	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/throttle"
 )
 
@@ -135,7 +134,6 @@ type Service struct {
 	Deps
 	cfg   Config
 	locks Locks
-	pace  pacing.Pacer // evens out Start for real and unknown identifiers
 }
 
 // New returns a Service; zero fields of cfg take the defaults.

@@ -291,7 +291,7 @@ func (s *Server) buildMux() http.Handler {
 		case kindForm:
 			h = cop.Handler(s.formHandler(rt.handle))
 		}
-		mux.Handle(rt.pattern, s.observe(rt.pattern, h))
+		mux.Handle(rt.pattern, s.observe(rt.pattern, s.paced(rt.pattern, h)))
 	}
 	notFound := s.observe("unmatched", http.HandlerFunc(s.unmatched))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
