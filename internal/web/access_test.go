@@ -172,3 +172,33 @@ func TestAccessSupportMerge(t *testing.T) {
 		}
 	})
 }
+
+// TestAccessTransferInProgress: "a transfer is in progress, until …" is
+// told only to someone who proved the password. A stranger typing the
+// name of an account mid-transfer gets the answer an unknown name gets.
+func TestAccessTransferInProgress(t *testing.T) {
+	eachDB(t, func(t *testing.T, h *harness) {
+		taro := registerTaroOn(h, "taro-old-phone-0001")
+		h.verifyContacts(taro.ID)
+		h.transferPost("/api/v1/transfers", "", map[string]any{"identifier": "taro", "password": goodPassword,
+			"device_id": "taro-new-phone-0002"}, http.StatusCreated)
+		guess := map[string]any{"identifier": "taro", "password": "not the password at all", "device_id": "stranger-device-0003"}
+		stranger := h.do(request{method: "POST", path: "/api/v1/transfers", json: guess, lang: "en"})
+		guess["identifier"] = "nobody_at_all"
+		nobody := h.do(request{method: "POST", path: "/api/v1/transfers", json: guess, lang: "en"})
+		if stranger.status != http.StatusUnauthorized || stranger.status != nobody.status ||
+			strings.ReplaceAll(string(stranger.body), "taro", "X") != strings.ReplaceAll(string(nobody.body), "nobody_at_all", "X") {
+			t.Fatalf("a stranger's start for an account mid-transfer:\n%d %s\nan unknown name's:\n%d %s",
+				stranger.status, stranger.body, nobody.status, nobody.body)
+		}
+		if strings.Contains(string(stranger.body), "in_progress") || stranger.header.Get("Retry-After") != "" {
+			t.Fatalf("the stranger was told a transfer is in progress: %s", stranger.body)
+		}
+		// The owner, with the password, is told (and until when).
+		busy := h.transferPost("/api/v1/transfers", "", map[string]any{"identifier": "taro", "password": goodPassword,
+			"device_id": "taro-tablet-device-0004"}, http.StatusConflict)
+		if busy["key"] != "transfer.in_progress" || busy["retry_at"] == nil {
+			t.Fatalf("the owner's second start: %v", busy)
+		}
+	})
+}
