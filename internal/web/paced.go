@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/monban-dev/monban/internal/pacing"
@@ -84,6 +85,10 @@ func (s *Server) paced(pattern string, h http.Handler) http.Handler {
 		pw := &pacedWriter{ResponseWriter: w}
 		h.ServeHTTP(pw, r.WithContext(ctx))
 		pc.Wait(ctx)
+		// The length is known: flushing must not turn the answer chunked.
+		if pw.status != http.StatusNoContent && pw.status != http.StatusNotModified && w.Header().Get("Content-Length") == "" {
+			w.Header().Set("Content-Length", strconv.Itoa(pw.body.Len()))
+		}
 		if pw.status != 0 {
 			w.WriteHeader(pw.status)
 		}
