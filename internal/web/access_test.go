@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -199,6 +200,34 @@ func TestAccessTransferInProgress(t *testing.T) {
 			"device_id": "taro-tablet-device-0004"}, http.StatusConflict)
 		if busy["key"] != "transfer.in_progress" || busy["retry_at"] == nil {
 			t.Fatalf("the owner's second start: %v", busy)
+		}
+	})
+}
+
+// TestAccessSupportBudget: requests in someone's name from other addresses
+// do not use up the owner's own daily requests.
+func TestAccessSupportBudget(t *testing.T) {
+	eachDB(t, func(t *testing.T, h *harness) {
+		h.register(map[string]any{"username": "jiro_budget", "email": "jiro@example.jp", "password": goodPassword})
+		b := newBrowser(h)
+		file := func(contact string) *response {
+			t.Helper()
+			f := supportForm(b.form("/support/new"), solvePoW(t, b), "jiro_budget", monban.CaseLocked)
+			f.Set("contact", contact)
+			return b.post("/support/new", f, nil)
+		}
+		for i := range 5 { // a day's worth for the account, from strangers' addresses
+			file(fmt.Sprintf("stranger%d@example.com", i)).wantStatus(t, http.StatusOK)
+		}
+		h.clock.Advance(time.Hour) // past the per-address hourly limit
+		file("jiro.home@example.jp").wantStatus(t, http.StatusOK)
+		// One address's own budget still ends at five a day.
+		for range 4 {
+			file("jiro.home@example.jp").wantStatus(t, http.StatusOK)
+		}
+		h.clock.Advance(time.Hour)
+		if r := file("jiro.home@example.jp"); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+			t.Fatalf("sixth request from one address in a day: %d, Retry-After %q", r.status, r.header.Get("Retry-After"))
 		}
 	})
 }
