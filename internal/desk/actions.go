@@ -98,6 +98,7 @@ type CaseView struct {
 	Audit      []monban.AuditEvent
 	Cases      []monban.Case // the account's other cases
 	Linked     []string      // refs of the account's other open cases
+	SignedIn   bool          // filed from a signed-in session of the account
 	Grants     []monban.Grant
 	Checks     []monban.IdentityCheck
 	Knowledge  []string // fields the host app supplied (names only)
@@ -115,7 +116,7 @@ func (s *Service) Case(ctx context.Context, a *Agent, id string) (*CaseView, err
 	if err := s.full(ctx, a, ActView, c.AccountID); err != nil {
 		return nil, err
 	}
-	v := &CaseView{Case: c}
+	v := &CaseView{Case: c, SignedIn: strings.HasSuffix(c.MergeKey, sessionMark)}
 	if v.Thread, err = s.d.Store.CaseThread(ctx, id); err != nil {
 		return nil, err
 	}

@@ -171,6 +171,18 @@ func TestAccessSupportMerge(t *testing.T) {
 				t.Errorf("case %s filed from work@ was mailed to %s", signedRef, m.to)
 			}
 		}
+		// Agents see which case was filed signed in.
+		var signedCase string
+		if err := h.raw.QueryRow(rebind(h, "SELECT id FROM cases WHERE ref = ?"), signedRef).Scan(&signedCase); err != nil {
+			t.Fatal(err)
+		}
+		ag, _ = deskSignIn(t, h, "tanaka_own", monban.RoleAgent)
+		if p := ag.do(request{method: "GET", path: "/desk/cases/" + signedCase}).wantStatus(t, http.StatusOK); !strings.Contains(string(p.body), `id="filed-signed-in"`) {
+			t.Error("the case filed signed in is not shown so")
+		}
+		if p := ag.do(request{method: "GET", path: "/desk/cases/" + ownerCase}).wantStatus(t, http.StatusOK); strings.Contains(string(p.body), `id="filed-signed-in"`) {
+			t.Error("a case filed without sign-in is shown as filed signed in")
+		}
 	})
 }
 
