@@ -64,13 +64,25 @@ func inParallel(n int, fn func(i int)) {
 // then differs from one for a name nobody has by the risk signal and the
 // audit writes alone, relatively more than with the real parameters, which
 // only add the same hash to both paths.
+//
+// The short form runs on SQLite (about 45 s); the long form also on
+// PostgreSQL (TestEnumerationTiming/postgres/…).
 func TestEnumerationTiming(t *testing.T) {
+	measureEnumeration(t, "")
+	if long() {
+		t.Run("postgres", func(t *testing.T) { measureEnumeration(t, postgresDSN(t)) })
+	}
+}
+
+// measureEnumeration runs TestEnumerationTiming on a node of database
+// ("": SQLite).
+func measureEnumeration(t *testing.T, database string) {
 	ctx := t.Context()
 	env := map[string]string{"MONBAN_SIGNIN_FAILURES_PER_IP_HOUR": "-1", "MONBAN_SIGNIN_FAILURES_PER_MINUTE": "-1"}
 	for k, v := range fastHash {
 		env[k] = v
 	}
-	node := startNode(t, "enum", nodeSpec{env: env})
+	node := startNode(t, "enum", nodeSpec{database: database, env: env})
 	// 250 pairs are 500 tries per endpoint: the 2 % promise needs the
 	// medians' own jitter well under 1 %, which it is by then (see
 	// docs/operations.md), and the whole test stays near half a minute.
