@@ -85,7 +85,7 @@ func (s *Service) validate(r *Request) error {
 // the limits, resolves the identifier to an account (never telling the
 // requester whether it did), and opens a case or merges the request into
 // an open case of the same category that the requester has already proven
-// theirs (mergeKey). The case's own contact address is told either way, in
+// theirs (merging). The case's own contact address is told either way, in
 // the person's language.
 func (s *Service) File(ctx context.Context, r Request) (*Filed, error) {
 	if err := s.validate(&r); err != nil {

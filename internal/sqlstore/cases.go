@@ -65,6 +65,9 @@ type CaseMatch struct {
 // out by m.
 func (db *DB) FileCaseMatching(ctx context.Context, c *monban.Case, req *monban.CaseMessage, m CaseMatch,
 	effects func(c *monban.Case, merged bool) (CaseEffects, error)) (*monban.Case, bool, error) {
+	if len(m.Keys) == 0 {
+		return nil, false, errors.New("file case: no merge key")
+	}
 	var out *monban.Case
 	var merged bool
 	where, args := "merge_key IN (?"+strings.Repeat(", ?", len(m.Keys)-1)+")", []any{}
