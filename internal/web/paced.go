@@ -39,7 +39,7 @@ var pacedRoutes = []pacedRoute{
 // floors.
 type pacedRoute struct {
 	pattern string
-	floors  time.Duration
+	floors  int
 }
 
 // paceFloor is the default floor: above the work of each paced route on an
@@ -55,7 +55,7 @@ func newPacers(floor time.Duration) pacers {
 	}
 	ps := pacers{}
 	for _, p := range pacedRoutes {
-		ps[p.pattern] = &pacing.Pacer{Floor: max(p.floors*floor, 0)}
+		ps[p.pattern] = &pacing.Pacer{Floor: max(time.Duration(p.floors)*floor, 0)}
 	}
 	return ps
 }
