@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/monban-dev/monban/internal/pacing"
-
 	"github.com/monban-dev/monban"
 )
 
@@ -100,8 +98,7 @@ type Service struct {
 	risk      riskHooks // signals out, locks in (risk.go)
 	cfg       Config
 	onOutcome func(outcome string)
-	failures  pacing.Pacer // evens out failed sign-ins, known and unknown
-	gate      Gate         // decides whether the password alone is enough
+	gate      Gate // decides whether the password alone is enough
 	throttle  Throttle
 	limits    Limiter // per-address limits of anonymous account creation
 }

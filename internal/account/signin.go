@@ -5,9 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"time"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/pacing"
 )
 
 // SignInInput is a password sign-in attempt.
@@ -105,7 +105,6 @@ func (s *Service) ProvePassword(ctx context.Context, in SignInInput) (*monban.Ac
 // authenticate checks the password and returns the account it proves, or
 // the choices between several.
 func (s *Service) authenticate(ctx context.Context, in SignInInput) (*monban.Account, *SignInResult, error) {
-	start := time.Now() // wall clock: answer pacing is about what a client measures
 	if len(in.Password) > MaxPasswordBytes {
 		return nil, nil, monban.Errorf(monban.EInvalid, "password.too_long").WithField("password").WithParams(map[string]any{"max": 256})
 	}
@@ -120,7 +119,6 @@ func (s *Service) authenticate(ctx context.Context, in SignInInput) (*monban.Acc
 		if err := s.auditUnknown(ctx, in, "malformed:"+in.Identifier); err != nil {
 			return nil, nil, err
 		}
-		s.failures.Done(ctx, start, false)
 		return nil, nil, errSignInFailed()
 	}
 	accounts, err := s.store.AccountsByIdentifier(ctx, kind, value)
@@ -141,7 +139,6 @@ func (s *Service) authenticate(ctx context.Context, in SignInInput) (*monban.Acc
 			return nil, nil, err
 		}
 		s.throttleFailed(ctx, ticket)
-		s.failures.Done(ctx, start, false)
 		return nil, nil, errSignInFailed()
 	}
 	var matched []*monban.Account
@@ -168,14 +165,18 @@ func (s *Service) authenticate(ctx context.Context, in SignInInput) (*monban.Acc
 			s.record(ctx, a.ID, monban.SignalSignInFailure, in.Meta)
 		}
 		s.throttleFailed(ctx, ticket)
-		// A real account's failure also records a risk signal: the other
-		// failures are padded to its average, so none of them stands out.
-		s.failures.Done(ctx, start, true)
+		// A real account's failure also records a risk signal: the route's
+		// pacer sets every failure's answer time by these, so none of the
+		// others stands out.
+		pacing.Costly(ctx)
 		return nil, nil, errSignInFailed()
 	}
 	if err := s.throttleSucceeded(ctx, ticket, matched); err != nil {
 		return nil, nil, err
 	}
+	// The right password: an answer that proves it tells a stranger
+	// nothing about which names exist, so it need not wait.
+	pacing.Skip(ctx)
 	chosen := matched[0]
 	if len(matched) > 1 {
 		chosen = nil

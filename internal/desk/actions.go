@@ -43,6 +43,46 @@ func (s *Service) Queue(ctx context.Context, a *Agent, f monban.CaseFilter) ([]m
 	return cs, counts, err
 }
 
+// Linked returns, for each of cs about an account, the refs of that
+// account's other open cases: a request that could not prove it came from
+// a case's own contact opens a case of its own, and agents see the two
+// side by side ("another request for this account is open").
+func (s *Service) Linked(ctx context.Context, a *Agent, cs []monban.Case) (map[string][]string, error) {
+	if err := s.full(ctx, a, ActView, ""); err != nil {
+		return nil, err
+	}
+	byAccount := map[string][]monban.Case{}
+	out := map[string][]string{}
+	for _, c := range cs {
+		if c.AccountID == "" {
+			continue
+		}
+		all, ok := byAccount[c.AccountID]
+		if !ok {
+			var err error
+			if all, err = s.d.Store.CasesByAccount(ctx, c.AccountID); err != nil {
+				return nil, err
+			}
+			byAccount[c.AccountID] = all
+		}
+		if refs := linked(c.ID, all); len(refs) > 0 {
+			out[c.ID] = refs
+		}
+	}
+	return out, nil
+}
+
+// linked is the refs of the open cases among all other than id.
+func linked(id string, all []monban.Case) []string {
+	var refs []string
+	for _, o := range all {
+		if o.ID != id && (o.Status == monban.CaseOpen || o.Status == monban.CaseWaiting) {
+			refs = append(refs, o.Ref)
+		}
+	}
+	return refs
+}
+
 // CaseView is everything the case page shows an agent.
 type CaseView struct {
 	Case       *monban.Case
@@ -57,6 +97,8 @@ type CaseView struct {
 	Factors    []monban.Factor
 	Audit      []monban.AuditEvent
 	Cases      []monban.Case // the account's other cases
+	Linked     []string      // refs of the account's other open cases
+	SignedIn   bool          // filed from a signed-in session of the account
 	Grants     []monban.Grant
 	Checks     []monban.IdentityCheck
 	Knowledge  []string // fields the host app supplied (names only)
@@ -74,7 +116,7 @@ func (s *Service) Case(ctx context.Context, a *Agent, id string) (*CaseView, err
 	if err := s.full(ctx, a, ActView, c.AccountID); err != nil {
 		return nil, err
 	}
-	v := &CaseView{Case: c}
+	v := &CaseView{Case: c, SignedIn: strings.HasSuffix(c.MergeKey, sessionMark)}
 	if v.Thread, err = s.d.Store.CaseThread(ctx, id); err != nil {
 		return nil, err
 	}
@@ -86,6 +128,7 @@ func (s *Service) Case(ctx context.Context, a *Agent, id string) (*CaseView, err
 		if err := s.timeline(ctx, v); err != nil {
 			return nil, err
 		}
+		v.Linked = linked(c.ID, v.Cases)
 	}
 	now := s.d.Clock.Now()
 	_ = s.d.Store.AppendAudit(ctx, monban.AuditEvent{At: now, AccountID: c.AccountID, AgentID: a.ID,

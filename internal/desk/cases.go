@@ -13,6 +13,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/sqlstore"
 )
 
@@ -27,6 +28,10 @@ type Request struct {
 	Lang        string
 	PoW         string // the solved proof-of-work challenge
 	IP          string
+	// AccountID is the account of the signed-in session filing, "" when
+	// nobody is signed in. A signed-in session proves the account; a
+	// typed identifier proves nothing.
+	AccountID string
 }
 
 // Filed is the answer to a request: the same for every identifier, known
@@ -76,11 +81,12 @@ func (s *Service) validate(r *Request) error {
 	return nil
 }
 
-// File takes a request without sign-in: it checks the proof of work and
+// File takes a request, signed in or not: it checks the proof of work and
 // the limits, resolves the identifier to an account (never telling the
 // requester whether it did), and opens a case or merges the request into
-// the open case of the same account and category. The contact address is
-// told either way, in the person's language.
+// an open case of the same category that the requester has already proven
+// theirs (merging). The case's own contact address is told either way, in
+// the person's language.
 func (s *Service) File(ctx context.Context, r Request) (*Filed, error) {
 	if err := s.validate(&r); err != nil {
 		return nil, err
@@ -92,36 +98,43 @@ func (s *Service) File(ctx context.Context, r Request) (*Filed, error) {
 	if err != nil {
 		return nil, err
 	}
-	accountID := ""
-	if accs, err := s.d.Store.AccountsByIdentifier(ctx, kind, value); err != nil {
-		return nil, err
-	} else if len(accs) == 1 {
-		accountID = accs[0].ID
-	}
-	mergeKey := "acct:" + accountID
+	accountID := r.AccountID
 	if accountID == "" {
-		mergeKey = "id:" + string(kind) + ":" + value
+		if accs, err := s.d.Store.AccountsByIdentifier(ctx, kind, value); err != nil {
+			return nil, err
+		} else if len(accs) == 1 {
+			accountID = accs[0].ID
+		}
 	}
+	subject := "acct:" + accountID
+	if accountID == "" {
+		subject = "id:" + string(kind) + ":" + value
+	}
+	mk, match := merging(r.AccountID, r.Contact, subject)
 	now := s.d.Clock.Now()
 	if err := s.d.Store.HitLimits(ctx, now, []monban.Limit{
 		{Key: "support:ip:h:" + r.IP, Window: time.Hour, Max: s.cfg.PerIPHour, Err: "support.limit_ip"},
 		{Key: "support:ip:d:" + r.IP, Window: 24 * time.Hour, Max: s.cfg.PerIPDay, Err: "support.limit_ip"},
-		{Key: "support:acct:" + mergeKey, Window: 24 * time.Hour, Max: s.cfg.PerAccountDay, Err: "support.limit_account"},
+		// Per account and proof: requests in the owner's name from
+		// strangers' addresses cannot use up the owner's own.
+		{Key: "support:acct:" + mk, Window: 24 * time.Hour, Max: s.cfg.PerAccountDay, Err: "support.limit_account"},
 	}); err != nil {
 		return nil, err
 	}
 	lang := langOf(r.Lang)
-	c := &monban.Case{ID: monban.NewID("cas"), Ref: monban.NewRef(), AccountID: accountID, MergeKey: mergeKey,
+	c := &monban.Case{ID: monban.NewID("cas"), Ref: monban.NewRef(), AccountID: accountID, MergeKey: mk,
 		Category: r.Category, Status: monban.CaseOpen, Lang: lang, Identifier: value, Contact: r.Contact,
 		Platform: r.Platform, Device: r.Device, Description: r.Description, Requests: 1, CreatedAt: now, UpdatedAt: now}
 	req := &monban.CaseMessage{ID: monban.NewID("cmg"), At: now, Author: "person", Kind: monban.CaseMsgRequest,
 		Body: r.Description, Lang: lang}
-	got, merged, err := s.d.Store.FileCase(ctx, c, req, func(c *monban.Case, merged bool) (sqlstore.CaseEffects, error) {
+	got, merged, err := s.d.Store.FileCaseMatching(ctx, c, req, match, func(c *monban.Case, merged bool) (sqlstore.CaseEffects, error) {
 		event, action := "received", monban.AuditCaseOpened
 		if merged {
 			event, action = "merged", monban.AuditCaseMerged
 		}
-		mail, err := s.mail(c, lang, r.Contact, event, "")
+		// A merged request is answered at the address that filed the
+		// case: a status link goes nowhere else.
+		mail, err := s.mail(c, lang, c.Contact, event, "")
 		if err != nil {
 			return sqlstore.CaseEffects{}, err
 		}
@@ -135,10 +148,33 @@ func (s *Service) File(ctx context.Context, r Request) (*Filed, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.wake()
+	pacing.After(ctx, s.wake) // the worker competes for the CPU: once the answer is out
+	if accountID != "" {
+		pacing.Costly(ctx) // a webhook event besides: this path sets the answer time
+	}
 	s.d.Log.InfoContext(ctx, "support request", "case", got.ID, "merged", merged, "known", accountID != "")
 	return &Filed{Ref: got.Ref, CaseID: got.ID, Merged: merged, StatusURL: s.StatusURL(got.ID)}, nil
 }
+
+// merging says which open cases a request may join, and the key its own
+// case is stored under. Anyone can type an identifier, so that proves
+// nothing: a request joins a case only from the reply address that filed it
+// (normalised) about the same subject (account or typed identifier), or
+// from a signed-in session of the case's account into a case that was
+// also filed signed in. Any other request opens a case of its own, which
+// agents see beside the account's other open cases.
+func merging(sessionAccount, contact, subject string) (string, sqlstore.CaseMatch) {
+	key := "contact:" + contact + "|" + subject
+	m := sqlstore.CaseMatch{Lock: subject, Keys: []string{key, key + sessionMark}}
+	if sessionAccount != "" {
+		m.SessionAccount, m.SessionMark = sessionAccount, sessionMark
+		return key + sessionMark, m
+	}
+	return key, m
+}
+
+// sessionMark ends the merge key of a case filed signed in.
+const sessionMark = "|session"
 
 // event is the case.updated webhook event for a host app.
 func (s *Service) event(c *monban.Case, now time.Time) *monban.WebhookEvent {

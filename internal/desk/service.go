@@ -24,7 +24,7 @@ type Store interface {
 	HitLimits(ctx context.Context, now time.Time, limits []monban.Limit) error
 	PeekLimits(ctx context.Context, now time.Time, limits []monban.Limit) (time.Time, error)
 
-	FileCase(ctx context.Context, c *monban.Case, req *monban.CaseMessage,
+	FileCaseMatching(ctx context.Context, c *monban.Case, req *monban.CaseMessage, m sqlstore.CaseMatch,
 		effects func(c *monban.Case, merged bool) (sqlstore.CaseEffects, error)) (*monban.Case, bool, error)
 	UpdateCase(ctx context.Context, id string, fn func(c *monban.Case) (sqlstore.CaseEffects, error)) (*monban.Case, error)
 	CaseByID(ctx context.Context, id string) (*monban.Case, error)

@@ -29,6 +29,10 @@ type Config struct {
 	SessionIdle     time.Duration `yaml:"session_idle_timeout" env:"MONBAN_SESSION_IDLE_TIMEOUT"`
 	SessionAbsolute time.Duration `yaml:"session_absolute_timeout" env:"MONBAN_SESSION_ABSOLUTE_TIMEOUT"`
 
+	// PaceFloor is the least time an answer of a public route that takes
+	// an identifier takes (web/paced.go); 0: 10 ms, negative: none.
+	PaceFloor time.Duration `yaml:"pace_floor" env:"MONBAN_PACE_FLOOR"`
+
 	HashMemoryKiB     uint32 `yaml:"password_hash_memory_kib" env:"MONBAN_PASSWORD_HASH_MEMORY_KIB"`
 	HashTime          uint32 `yaml:"password_hash_time" env:"MONBAN_PASSWORD_HASH_TIME"`
 	HashThreads       uint8  `yaml:"password_hash_threads" env:"MONBAN_PASSWORD_HASH_THREADS"`

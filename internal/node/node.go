@@ -193,7 +193,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		dev = devOutbox{db}
 	}
 	srv, err := web.New(web.Config{Dev: cfg.Dev, TLS: cfg.TLSCert != "", Secret: secret, SenderDomain: domainOf(cfg.MailFrom),
-		SupportContact: cfg.SupportContact}, web.Deps{
+		SupportContact: cfg.SupportContact, PaceFloor: cfg.PaceFloor}, web.Deps{
 		Accounts: accounts, Keys: keys, DB: db, Clock: clock, Log: log, Metrics: metrics, OpenAPI: monban.OpenAPI,
 		Codes: codeSvc, Outbox: worker, Receipts: db, Parsers: parsers, DevOutbox: dev,
 		Risk: riskSvc, Notices: noticeSvc, NoticeStore: db, Recovery: recoverySvc,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/seal"
 )
 
@@ -162,7 +163,9 @@ func (s *Service) Send(ctx context.Context, accountID, topic string, params map[
 		s.log.InfoContext(ctx, "notice queued", "notice", n.ID, "ref", n.Ref, "account", accountID,
 			"topic", topic, "messages", len(msgs))
 		if s.notify != nil && len(msgs) > 0 {
-			s.notify.Notify()
+			// In a paced answer the worker wakes once the answer is out:
+			// a notice goes to real accounts only.
+			pacing.After(ctx, s.notify.Notify)
 		}
 		return n, nil
 	}

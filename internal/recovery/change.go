@@ -7,6 +7,7 @@ import (
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/throttle"
 )
 
@@ -82,7 +83,7 @@ func (s *Service) StartChange(ctx context.Context, in ChangeInput) (*monban.Cont
 	if err != nil {
 		return nil, err
 	}
-	s.wake()
+	pacing.After(ctx, s.wake) // once the answer is out: it is paced
 	c.FlowID = f.ID
 	if err := s.Store.CreateContactChange(ctx, c); err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/identifier"
+	"github.com/monban-dev/monban/internal/pacing"
 )
 
 // StartInput asks for login help.
@@ -23,7 +24,6 @@ type StartInput struct {
 // pages look the same; only for a real account with a verified contact is
 // a code sent.
 func (s *Service) Start(ctx context.Context, in StartInput) (*monban.Recovery, error) {
-	start := time.Now() // wall clock: pacing is about what a client measures
 	kind, value, err := s.IDs.Classify(in.Identifier)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,9 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*monban.Recovery, e
 			r.AccountID, r.FlowID = acc.ID, f.ID
 			e := in.Meta.audit(monban.AuditRecoveryStarted, acc.ID, now, map[string]string{"recovery_id": r.ID, "channel": string(ch)})
 			ev = &e
-			s.wake()
+			// The worker, woken now, would compete with this answer for
+			// the CPU and the database: only once it is out.
+			pacing.After(ctx, s.wake)
 		case monban.ErrorCodeOf(err) == monban.EInternal || monban.ErrorCodeOf(err) == monban.EUnavailable:
 			return nil, err
 		default:
@@ -71,9 +73,11 @@ func (s *Service) Start(ctx context.Context, in StartInput) (*monban.Recovery, e
 		return nil, err
 	}
 	// Reading a real account's contacts (and issuing a code) costs more
-	// than recording an attempt for a name nobody has; answers for unknown
-	// names are padded to the average of the real ones.
-	s.pace.Done(ctx, start, len(matched) > 0)
+	// than recording an attempt for a name nobody has: the route's pacer
+	// sets every answer's time by the real ones.
+	if len(matched) > 0 {
+		pacing.Costly(ctx)
+	}
 	return r, nil
 }
 

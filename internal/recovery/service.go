@@ -16,7 +16,6 @@ import (
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
-	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/throttle"
 )
 
@@ -139,8 +138,7 @@ type PasswordChecker interface {
 // Service implements login help and contact changes.
 type Service struct {
 	Deps
-	cfg  Config
-	pace pacing.Pacer // evens out Start for real and unknown identifiers
+	cfg Config
 }
 
 // New returns a Service; zero fields of cfg take the defaults.

@@ -13,6 +13,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/pacing"
 )
 
 // Store is the storage risk needs.
@@ -424,7 +425,9 @@ func (s *Service) createLock(ctx context.Context, l *monban.Lock, ev monban.Audi
 			continue
 		}
 		if err == nil && s.d.Notify != nil {
-			s.d.Notify.Notify()
+			// A lock placed during a paced answer (a sign-in failure)
+			// wakes the worker once the answer is out.
+			pacing.After(ctx, s.d.Notify.Notify)
 		}
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -46,15 +47,45 @@ func scanCase(sc scanner) (*monban.Case, error) {
 // returns the case the request is in and whether it was merged.
 func (db *DB) FileCase(ctx context.Context, c *monban.Case, req *monban.CaseMessage,
 	effects func(c *monban.Case, merged bool) (CaseEffects, error)) (*monban.Case, bool, error) {
+	return db.FileCaseMatching(ctx, c, req, CaseMatch{Lock: c.MergeKey, Keys: []string{c.MergeKey}}, effects)
+}
+
+// CaseMatch says which open cases of c's category a request may join:
+// those whose merge key is one of Keys, and, for a signed-in SessionAccount,
+// that account's cases whose merge key ends with SessionMark. Lock names
+// what filings are serialised on (with the category).
+type CaseMatch struct {
+	Lock           string
+	Keys           []string
+	SessionAccount string
+	SessionMark    string
+}
+
+// FileCaseMatching is FileCase with the cases a request may join spelled
+// out by m.
+func (db *DB) FileCaseMatching(ctx context.Context, c *monban.Case, req *monban.CaseMessage, m CaseMatch,
+	effects func(c *monban.Case, merged bool) (CaseEffects, error)) (*monban.Case, bool, error) {
+	if len(m.Keys) == 0 {
+		return nil, false, errors.New("file case: no merge key")
+	}
 	var out *monban.Case
 	var merged bool
+	where, args := "merge_key IN (?"+strings.Repeat(", ?", len(m.Keys)-1)+")", []any{}
+	for _, k := range m.Keys {
+		args = append(args, k)
+	}
+	if m.SessionAccount != "" {
+		where = "(" + where + " OR (account_id = ? AND merge_key LIKE ?))"
+		args = append(args, m.SessionAccount, "%"+m.SessionMark)
+	}
+	args = append(args, c.Category)
 	err := db.inTx(ctx, "file case", func(tx *sql.Tx) error {
-		if err := db.d.lockKey(ctx, tx, "case:"+c.MergeKey+":"+c.Category); err != nil {
+		if err := db.d.lockKey(ctx, tx, "case:"+m.Lock+":"+c.Category); err != nil {
 			return err
 		}
 		open, err := scanCase(tx.QueryRowContext(ctx, db.q(`SELECT `+caseColumns+` FROM cases
-			WHERE merge_key = ? AND category = ? AND status IN ('open', 'waiting')
-			ORDER BY created_at LIMIT 1`+db.d.forUpdate()), c.MergeKey, c.Category))
+			WHERE `+where+` AND category = ? AND status IN ('open', 'waiting')
+			ORDER BY created_at LIMIT 1`+db.d.forUpdate()), args...))
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			out, merged = c, false

@@ -132,6 +132,7 @@ var caseTests = []struct {
 }{
 	{"CaseFileAndMerge", testCaseFileAndMerge},
 	{"CaseMergeConcurrent", testCaseMergeConcurrent},
+	{"CaseMergeProvenOnly", testCaseMergeProvenOnly},
 	{"CaseUpdateQueueCounts", testCaseUpdateQueueCounts},
 	{"KnowledgeAndChecks", testKnowledgeAndChecks},
 	{"AgentTOTPAndSessions", testAgentTOTPAndSessions},
@@ -225,6 +226,45 @@ func testCaseFileAndMerge(t *testing.T, db *sqlstore.DB) {
 
 // testCaseMergeConcurrent: requests racing for one account and category
 // make one case, however many nodes take them.
+// testCaseMergeProvenOnly: a request joins only a case whose merge key it
+// brings, or, signed in, a case of its account filed signed in.
+func testCaseMergeProvenOnly(t *testing.T, db *sqlstore.DB) {
+	a := mustCreateAccount(t, db, t0)
+	file := func(key, session string, h time.Duration) (*monban.Case, bool) {
+		t.Helper()
+		c, req := newCase(a.ID, monban.CaseLocked, at(h))
+		c.MergeKey = key
+		m := sqlstore.CaseMatch{Lock: "acct:" + a.ID, Keys: []string{key, strings.TrimSuffix(key, "|session")}}
+		if session != "" {
+			m.SessionAccount, m.SessionMark = session, "|session"
+		}
+		got, merged, err := db.FileCaseMatching(ctx, c, req, m, func(*monban.Case, bool) (sqlstore.CaseEffects, error) {
+			return sqlstore.CaseEffects{}, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got, merged
+	}
+	owner, _ := file("contact:x|acct:"+a.ID, "", time.Hour)
+	if got, merged := file("contact:y|acct:"+a.ID, "", 2*time.Hour); merged || got.ID == owner.ID {
+		t.Fatal("a request from another address joined the owner's case")
+	}
+	if got, merged := file("contact:x|acct:"+a.ID, "", 3*time.Hour); !merged || got.ID != owner.ID {
+		t.Fatal("the owner's repeat from the same address did not join")
+	}
+	signed, merged := file("contact:z|acct:"+a.ID+"|session", a.ID, 4*time.Hour)
+	if merged {
+		t.Fatal("a signed-in request joined a case filed without sign-in from another address")
+	}
+	if got, merged := file("contact:w|acct:"+a.ID+"|session", a.ID, 5*time.Hour); !merged || got.ID != signed.ID {
+		t.Fatalf("a second signed-in request did not join the case filed signed in (merged=%v)", merged)
+	}
+	if got, merged := file("contact:w|acct:"+a.ID, "", 6*time.Hour); merged && got.ID == signed.ID {
+		t.Fatal("a request without sign-in joined the case filed signed in from another address")
+	}
+}
+
 func testCaseMergeConcurrent(t *testing.T, db *sqlstore.DB) {
 	a := mustCreateAccount(t, db, t0)
 	const n = 8

@@ -82,6 +82,7 @@ func newHarness(t testing.TB, db string, opts ...func(*node.Config)) *harness {
 	cfg.Dev = true
 	cfg.Secret = testSecret
 	cfg.HashMemoryKiB, cfg.HashTime, cfg.HashThreads = 64, 1, 1
+	cfg.PaceFloor = -1 // answers are paced by their work alone; proof measures the floor
 	cfg.SessionIdle, cfg.SessionAbsolute = idleTimeout, absoluteTimeout
 	for _, o := range opts {
 		o(&cfg)

@@ -188,6 +188,7 @@ func (s *Server) pageDeskSignOut(w http.ResponseWriter, r *http.Request) error {
 // desk's numbers.
 type deskQueuePage struct {
 	Cases      []monban.Case
+	Linked     map[string][]string // case id → refs of the account's other open cases
 	Counts     map[string]int
 	Filter     monban.CaseFilter
 	Age        string
@@ -215,7 +216,11 @@ func (s *Server) pageDeskQueue(w http.ResponseWriter, r *http.Request, a *desk.A
 	if err != nil {
 		return err
 	}
-	p := deskQueuePage{Cases: cases, Counts: counts, Filter: f, Age: q.Get("age"), Categories: monban.CaseCategories,
+	linked, err := s.desk.Linked(r.Context(), a, cases)
+	if err != nil {
+		return err
+	}
+	p := deskQueuePage{Cases: cases, Linked: linked, Counts: counts, Filter: f, Age: q.Get("age"), Categories: monban.CaseCategories,
 		Statuses: monban.CaseStatuses, Now: s.clock.Now()}
 	if desk.Allowed(a.Role, desk.ActMetrics) {
 		if p.Metrics, err = s.desk.Metrics(r.Context(), a, s.clock.Now().Add(-30*24*time.Hour)); err != nil {

@@ -43,6 +43,11 @@ func (s *Server) pageSupportSubmit(w http.ResponseWriter, r *http.Request) error
 	req := desk.Request{Identifier: f.Get("identifier"), Contact: f.Get("contact"), Category: f.Get("category"),
 		Platform: f.Get("platform"), Device: f.Get("device"), Description: f.Get("description"), Lang: v.Lang,
 		PoW: f.Get("altcha"), IP: clientIP(r)}
+	// A signed-in session proves the account (a locked or expired one
+	// proves nothing: the request is filed as without sign-in).
+	if cur, err := s.pageCurrent(r); err == nil && cur != nil {
+		req.AccountID = cur.Account.ID
+	}
 	filed, err := s.desk.File(r.Context(), req)
 	if err != nil {
 		e := s.problemOf(r, err)

@@ -311,7 +311,7 @@ func (s *Server) buildMux() (http.Handler, error) {
 		case kindForm:
 			h = cop.Handler(s.formHandler(s.admit(rt, rt.handle)))
 		}
-		mux.Handle(rt.pattern, s.observe(rt.pattern, h))
+		mux.Handle(rt.pattern, s.observe(rt.pattern, s.paced(rt.pattern, h)))
 	}
 	notFound := s.observe("unmatched", http.HandlerFunc(s.unmatched))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

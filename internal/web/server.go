@@ -34,6 +34,10 @@ type Config struct {
 
 	// SupportContact is shown where a person cannot recover alone.
 	SupportContact string
+
+	// PaceFloor is the least time a paced answer takes (paced.go); 0:
+	// paceFloor, negative: none (for tests that do not measure time).
+	PaceFloor time.Duration
 }
 
 // Pinger reports whether the database is reachable.
@@ -43,6 +47,7 @@ type Pinger interface {
 
 // Server serves monban over HTTP.
 type Server struct {
+	pacers   pacers // one per route in pacedRoutes (paced.go)
 	cfg      Config
 	accounts *account.Service
 	keys     *apikey.Keys
@@ -157,6 +162,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if s.oidc, err = newOIDCEndpoints(s, d.OIDC); err != nil {
 		return nil, err
 	}
+	s.pacers = newPacers(cfg.PaceFloor)
+	if err := s.pacers.check(s.routes()); err != nil {
+		return nil, err
+	}
 	h, err := s.buildMux()
 	if err != nil {
 		return nil, err
@@ -219,6 +228,10 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 	}
 	return r.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to flush a
+// paced answer before the work it put off).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // requestTimeout bounds every request so that a stuck dependency turns into
 // a fast 503 instead of a pile of waiting goroutines.
