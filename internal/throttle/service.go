@@ -30,6 +30,8 @@ type Store interface {
 	DeviceKnown(ctx context.Context, accountID, deviceID string) (bool, error)
 	PeekLimits(ctx context.Context, now time.Time, limits []monban.Limit) (time.Time, error)
 	HitLimits(ctx context.Context, now time.Time, limits []monban.Limit) error
+	// ReleaseLimits gives back one try HitLimits counted at now.
+	ReleaseLimits(ctx context.Context, now time.Time, limits []monban.Limit) error
 }
 
 // Config is the throttle's configuration.
@@ -40,6 +42,10 @@ type Config struct {
 	// together. Negative switches a limit off; zero takes the default.
 	PerIPHour       int
 	GlobalPerMinute int
+	// TokenFailuresPerIPHour bounds wrong long random tokens (CheckToken)
+	// per IP per hour, for kinds that name no number of their own.
+	// Negative switches the limit off; zero takes the default.
+	TokenFailuresPerIPHour int
 	// Alert is told, once per episode, when the counter of a second factor
 	// (an authenticator whose kind has Alert set: the password was right)
 	// first reaches a delay and when it reaches DisableAt, so that the
@@ -49,7 +55,8 @@ type Config struct {
 }
 
 // DefaultConfig suits a consumer service of a few million accounts.
-var DefaultConfig = Config{Policy: DefaultPolicy, PerIPHour: 100, GlobalPerMinute: 3000}
+var DefaultConfig = Config{Policy: DefaultPolicy, PerIPHour: 100, GlobalPerMinute: 3000,
+	TokenFailuresPerIPHour: DefaultTokenFailuresPerIPHour}
 
 // Authenticators that are throttled. A one-time code's counter is
 // CodeOf(purpose): per account and purpose, across flows and resends.
@@ -152,6 +159,9 @@ func New(store Store, clock monban.Clock, cfg Config, log *slog.Logger) *Service
 	}
 	if cfg.GlobalPerMinute == 0 {
 		cfg.GlobalPerMinute = DefaultConfig.GlobalPerMinute
+	}
+	if cfg.TokenFailuresPerIPHour == 0 {
+		cfg.TokenFailuresPerIPHour = DefaultConfig.TokenFailuresPerIPHour
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
