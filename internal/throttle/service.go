@@ -64,7 +64,11 @@ const (
 	Password     = "pwd"
 	TOTP         = "totp"
 	RecoveryCode = "rc"
-	codePrefix   = "code."
+	// Phone is the full registered number a lost-device transfer asks for
+	// behind the masked one: whoever has the password must not walk its
+	// hidden digits.
+	Phone      = "phone"
+	codePrefix = "code."
 )
 
 // CodeOf is the authenticator of one-time codes sent for purpose.
@@ -94,6 +98,11 @@ type Kind struct {
 // otherwise switch off the owner's codes.
 var CodePolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
 
+// PhonePolicy: the number behind a mask has few unknown digits, so five
+// free wrong numbers, then 30 s doubling to an hour; never disabled, since
+// the owner moving to a new phone must still be able to type it.
+var PhonePolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
+
 // KindOf returns the rules of an authenticator.
 func KindOf(auth string) Kind {
 	switch auth {
@@ -103,6 +112,9 @@ func KindOf(auth string) Kind {
 		return Kind{Throttled: "secret.throttled", Disabled: "totp.disabled", Alert: true}
 	case RecoveryCode:
 		return Kind{Throttled: "secret.throttled", Disabled: "recovery_code.disabled", Alert: true}
+	case Phone:
+		// Local: the password was right; a wrong number is no sign-in failure.
+		return Kind{Throttled: "transfer.phone_throttled", Disabled: "transfer.phone_throttled", Policy: PhonePolicy, Local: true}
 	}
 	if p, ok := strings.CutPrefix(auth, codePrefix); ok {
 		k := monban.Purpose(p)
