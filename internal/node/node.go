@@ -166,7 +166,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	}
 	riskSvc.SetFactors(factorSvc)
 	recoverySvc.SetLocks(riskSvc)
-	deskSvc := wireDesk(cfg, db, box, secret, noticeSvc, riskSvc, hasher, worker, clock, log)
+	deskSvc := wireDesk(cfg, db, box, secret, noticeSvc, riskSvc, hasher, throttleSvc, worker, clock, log)
 	transferSvc, err := wireTransfer(cfg, db, secret, accounts, codeSvc, factorSvc, noticeSvc, throttleSvc, clock, log)
 	if err != nil {
 		db.Close()

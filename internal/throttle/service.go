@@ -67,8 +67,11 @@ const (
 	// Phone is the full registered number a lost-device transfer asks for
 	// behind the masked one: whoever has the password must not walk its
 	// hidden digits.
-	Phone      = "phone"
-	codePrefix = "code."
+	Phone = "phone"
+	// DeskPassword is a support agent's password, on counters of its own
+	// (an agent is no account).
+	DeskPassword = "desk.pwd"
+	codePrefix   = "code."
 )
 
 // CodeOf is the authenticator of one-time codes sent for purpose.
@@ -103,6 +106,11 @@ var CodePolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
 // the owner moving to a new phone must still be able to type it.
 var PhonePolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
 
+// DeskPasswordPolicy is a person's password schedule without the pause at
+// 100: an agent has no login help to resume with, and whoever knows a
+// username could otherwise switch the agent's sign-in off.
+var DeskPasswordPolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
+
 // KindOf returns the rules of an authenticator.
 func KindOf(auth string) Kind {
 	switch auth {
@@ -112,6 +120,10 @@ func KindOf(auth string) Kind {
 		return Kind{Throttled: "secret.throttled", Disabled: "totp.disabled", Alert: true}
 	case RecoveryCode:
 		return Kind{Throttled: "secret.throttled", Disabled: "recovery_code.disabled", Alert: true}
+	case DeskPassword:
+		// Local: the desk keeps its own per-IP window; agents' failures
+		// must not spend people's sign-in windows, nor theirs the desk's.
+		return Kind{Throttled: "desk.signin_limit", Disabled: "desk.signin_limit", Policy: DeskPasswordPolicy, Local: true}
 	case Phone:
 		// Local: the password was right; a wrong number is no sign-in failure.
 		return Kind{Throttled: "transfer.phone_throttled", Disabled: "transfer.phone_throttled", Policy: PhonePolicy, Local: true}
