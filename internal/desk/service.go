@@ -77,9 +77,11 @@ type PasswordChecker interface {
 }
 
 // Throttle is the counted path for agents' passwords
-// (throttle.Service.Check with throttle.DeskPassword).
+// (throttle.Service.Check with throttle.DeskPassword) and status links
+// (CheckToken).
 type Throttle interface {
 	Check(ctx context.Context, a throttle.Attempt, compare func() error) error
+	CheckToken(ctx context.Context, k throttle.Token, ip string, compare func() error) error
 }
 
 // Notifier wakes the outbox worker.
@@ -135,7 +137,7 @@ type Deps struct {
 	Notices  *notices.Service
 	Locks    Locks // nil: no lock store
 	Password PasswordChecker
-	Throttle Throttle // counts wrong agent passwords
+	Throttle Throttle // counts wrong agent passwords and status links
 	Notify   Notifier
 	Log      *slog.Logger
 }
