@@ -75,6 +75,9 @@ type Config struct {
 	// minute. 0: the default (100 and 3000); negative: off.
 	SignInFailuresPerIPHour int `yaml:"signin_failures_per_ip_hour" env:"MONBAN_SIGNIN_FAILURES_PER_IP_HOUR"`
 	SignInFailuresPerMinute int `yaml:"signin_failures_per_minute" env:"MONBAN_SIGNIN_FAILURES_PER_MINUTE"`
+	// TokenFailuresPerIPHour bounds wrong approval and "this wasn't me"
+	// links per IP (IPv6 /64) per hour. 0: the default (10); negative: off.
+	TokenFailuresPerIPHour int `yaml:"token_failures_per_ip_hour" env:"MONBAN_TOKEN_FAILURES_PER_IP_HOUR"`
 	// SupportContact is shown where a person cannot recover alone, until
 	// the support desk exists: e.g. "support@example.jp / 0120-000-000".
 	SupportContact string `yaml:"support_contact" env:"MONBAN_SUPPORT_CONTACT"`

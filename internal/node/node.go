@@ -139,7 +139,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	metrics.GaugeFunc("monban_password_hashes_in_flight", "Password hashes running now.", func() float64 { return float64(hasher.InFlight()) })
 	accounts.OnSignInOutcome(func(o string) { metrics.SignIns.WithLabelValues(o).Inc() })
 	throttleSvc := throttle.New(db, clock, throttle.Config{PerIPHour: cfg.SignInFailuresPerIPHour,
-		GlobalPerMinute: cfg.SignInFailuresPerMinute, Alert: guessingAlert(noticeSvc, log)}, log)
+		GlobalPerMinute: cfg.SignInFailuresPerMinute, TokenFailuresPerIPHour: cfg.TokenFailuresPerIPHour,
+		Alert: guessingAlert(noticeSvc, log)}, log)
 	codeSvc, err := codes.New(db, box, clock, rand.Reader, secret, codeCfg, log, throttleSvc)
 	if err != nil {
 		db.Close()
