@@ -99,3 +99,27 @@ func wantTokenRetry(t *testing.T, err error, at time.Time) {
 		t.Fatalf("err = %v, want approval.link_limit until %v", err, at)
 	}
 }
+
+// TestSecretTokenGiveBackNoCredit: giving back a try never leaves credit:
+// a window that counted nothing stays at nothing, so a right token cannot
+// buy a guesser extra wrong ones.
+func TestSecretTokenGiveBackNoCredit(t *testing.T) {
+	stores(t, func(t *testing.T, db *sqlstore.DB) {
+		s, clock := newService(db, throttle.Config{TokenFailuresPerIPHour: 1})
+		now := clock.Now()
+		l := []monban.Limit{throttle.TokenLimit(throttle.UndoToken, "192.0.2.7", 1)}
+		for range 3 {
+			if err := db.ReleaseLimits(ctx, now, l); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wrong := monban.Errorf(monban.EInvalid, "undo.invalid")
+		if err := s.CheckToken(ctx, throttle.UndoToken, "192.0.2.7", func() error { return wrong }); err != wrong {
+			t.Fatalf("first wrong: %v", err)
+		}
+		err := s.CheckToken(ctx, throttle.UndoToken, "192.0.2.7", func() error { return wrong })
+		if e, ok := monban.AsError(err); !ok || e.Key != "undo.limit" {
+			t.Fatalf("second wrong after three give-backs of nothing: %v, want undo.limit", err)
+		}
+	})
+}
