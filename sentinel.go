@@ -18,6 +18,7 @@ var (
 	ErrPendingExpired     = &Error{Code: EConflict, Key: "signin.pending_expired"}
 	ErrPendingDenied      = &Error{Code: EConflict, Key: "signin.pending_denied"}
 	ErrPendingOver        = &Error{Code: EConflict, Key: "signin.pending_over"}
+	ErrReauthWrong        = &Error{Code: EUnauthorized, Key: "reauth.wrong_password"}
 )
 
 // Is reports whether target is an *Error with e's Code and Key, so that

@@ -14,6 +14,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/sqlstore"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Session levels: after the password only the authenticator step is
@@ -46,31 +47,45 @@ type Agent struct {
 
 // SignIn checks an agent's password and opens a password-level session;
 // the console then asks for the authenticator code (or, the first time,
-// enrols one). It returns the session token for the cookie.
+// enrols one). It returns the session token for the cookie. The password
+// is a counted secret as a person's is (throttle.DeskPassword: per agent,
+// or per typed name when it names none, alike): claimed before the hash,
+// five wrong ones free, then 30 s doubling to an hour, refused with the
+// time of the next try ("desk.signin_limit"). Tries from one IP are also
+// bounded in a window, whatever name they type.
 func (s *Service) SignIn(ctx context.Context, username, password, ip, ua string) (string, error) {
 	now := s.d.Clock.Now()
 	username = strings.ToLower(strings.TrimSpace(username))
 	if err := s.d.Store.HitLimits(ctx, now, []monban.Limit{
-		{Key: "desk:signin:u:" + username, Window: 15 * time.Minute, Max: 10, Err: "desk.signin_limit"},
-		{Key: "desk:signin:ip:" + ip, Window: 15 * time.Minute, Max: 30, Err: "desk.signin_limit"},
+		{Key: "desk:signin:ip:" + monban.IPScope(ip), Window: 15 * time.Minute, Max: 30, Err: "desk.signin_limit"},
 	}); err != nil {
 		return "", err
 	}
 	a, err := s.d.Store.AgentByUsername(ctx, username)
-	if monban.IsNotFound(err) {
-		s.d.Password.VerifyDummy(ctx, password)
-		return "", errSignIn()
-	}
-	if err != nil {
+	if err != nil && !monban.IsNotFound(err) {
 		return "", err
 	}
-	ok, _, err := s.d.Password.Verify(ctx, a.PasswordHash, password)
+	at := throttle.Attempt{Authenticator: throttle.DeskPassword, Identifier: "username:" + username, IP: ip}
+	if a != nil {
+		at.AccountIDs = []string{a.ID}
+	}
+	err = s.d.Throttle.Check(ctx, at, func() error {
+		if a == nil {
+			s.d.Password.VerifyDummy(ctx, password)
+			return errSignIn()
+		}
+		ok, _, err := s.d.Password.Verify(ctx, a.PasswordHash, password)
+		if err != nil {
+			return err
+		}
+		if !ok || !a.DisabledAt.IsZero() {
+			_ = s.d.Store.AppendAudit(ctx, monban.AuditEvent{At: now, AgentID: a.ID, Action: monban.AuditAgentSignInFail, IP: ip, UserAgent: ua})
+			return errSignIn()
+		}
+		return nil
+	})
 	if err != nil {
 		return "", err
-	}
-	if !ok || !a.DisabledAt.IsZero() {
-		_ = s.d.Store.AppendAudit(ctx, monban.AuditEvent{At: now, AgentID: a.ID, Action: monban.AuditAgentSignInFail, IP: ip, UserAgent: ua})
-		return "", errSignIn()
 	}
 	var b [32]byte
 	_, _ = rand.Read(b[:])

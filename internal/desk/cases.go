@@ -15,6 +15,7 @@ import (
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/sqlstore"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Request is what a person files, signed in or not.
@@ -212,26 +213,22 @@ type PublicCase struct {
 // LinkFailuresPerIPHour bounds wrong status links from one IP (one /64).
 const LinkFailuresPerIPHour = 10
 
+var statusLink = throttle.Token{Name: "support.link", Err: "support.link_limit", PerIP: LinkFailuresPerIPHour}
+
 // CaseForLink opens a case by its status link. The token is a 256-bit
 // HMAC, so guessing it is hopeless; still every secret goes through a
-// counted path: wrong links are limited per IP (the only thing a guesser
-// cannot vary for free), refused with the time of the next try. The peek
-// and the later hit are not one claim: concurrent guesses can overshoot
-// the ten by a few, which costs nothing against 2^256.
+// counted path: the token path (throttle.Service.CheckToken), wrong links
+// per IP (the only thing a guesser cannot vary for free), claimed before
+// the compare, refused with the time of the next try.
 func (s *Service) CaseForLink(ctx context.Context, caseID, token, ip string) (*PublicCase, error) {
-	now := s.d.Clock.Now()
-	limits := []monban.Limit{{Key: "support:link:ip:" + monban.IPScope(ip), Window: time.Hour, Max: LinkFailuresPerIPHour,
-		Err: "support.link_limit"}}
-	if next, err := s.d.Store.PeekLimits(ctx, now, limits); err != nil {
-		return nil, err
-	} else if next.After(now) {
-		return nil, monban.RateLimited("support.link_limit", next)
-	}
-	if subtle.ConstantTimeCompare([]byte(token), []byte(s.StatusToken(caseID))) != 1 {
-		if err := s.d.Store.HitLimits(ctx, now, limits); err != nil && monban.ErrorCodeOf(err) != monban.ERateLimited {
-			return nil, err
+	err := s.d.Throttle.CheckToken(ctx, statusLink, ip, func() error {
+		if subtle.ConstantTimeCompare([]byte(token), []byte(s.StatusToken(caseID))) != 1 {
+			return errLink()
 		}
-		return nil, errLink()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	c, err := s.d.Store.CaseByID(ctx, caseID)
 	if monban.IsNotFound(err) {

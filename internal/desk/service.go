@@ -13,6 +13,7 @@ import (
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Store is the storage the desk needs.
@@ -75,6 +76,14 @@ type PasswordChecker interface {
 	VerifyDummy(ctx context.Context, pw string)
 }
 
+// Throttle is the counted path for agents' passwords
+// (throttle.Service.Check with throttle.DeskPassword) and status links
+// (CheckToken).
+type Throttle interface {
+	Check(ctx context.Context, a throttle.Attempt, compare func() error) error
+	CheckToken(ctx context.Context, k throttle.Token, ip string, compare func() error) error
+}
+
 // Notifier wakes the outbox worker.
 type Notifier interface{ Notify() }
 
@@ -128,6 +137,7 @@ type Deps struct {
 	Notices  *notices.Service
 	Locks    Locks // nil: no lock store
 	Password PasswordChecker
+	Throttle Throttle // counts wrong agent passwords and status links
 	Notify   Notifier
 	Log      *slog.Logger
 }

@@ -84,6 +84,9 @@ type Config struct {
 	// 50); negative: off.
 	SignUpsPerIPHour int `yaml:"signups_per_ip_hour" env:"MONBAN_SIGNUPS_PER_IP_HOUR"`
 	SignUpsPerIPDay  int `yaml:"signups_per_ip_day" env:"MONBAN_SIGNUPS_PER_IP_DAY"`
+	// TokenFailuresPerIPHour bounds wrong approval and "this wasn't me"
+	// links per IP (IPv6 /64) per hour. 0: the default (10); negative: off.
+	TokenFailuresPerIPHour int `yaml:"token_failures_per_ip_hour" env:"MONBAN_TOKEN_FAILURES_PER_IP_HOUR"`
 	// SupportContact is shown where a person cannot recover alone, until
 	// the support desk exists: e.g. "support@example.jp / 0120-000-000".
 	SupportContact string `yaml:"support_contact" env:"MONBAN_SUPPORT_CONTACT"`

@@ -17,8 +17,8 @@ import (
 // console and bypass grants. Locks are lifted through the risk service so
 // the person gets the unlock notice.
 func wireDesk(cfg Config, db *sqlstore.DB, box *seal.Box, secret []byte, noticeSvc *notices.Service, riskSvc *risk.Service,
-	hasher *password.Hasher, worker *delivery.Worker, clock monban.Clock, log *slog.Logger) *desk.Service {
-	d := desk.Deps{Store: db, Clock: clock, Box: box, Secret: secret, Notices: noticeSvc, Password: hasher, Notify: worker, Log: log}
+	hasher *password.Hasher, guard desk.Throttle, worker *delivery.Worker, clock monban.Clock, log *slog.Logger) *desk.Service {
+	d := desk.Deps{Store: db, Clock: clock, Box: box, Secret: secret, Notices: noticeSvc, Password: hasher, Throttle: guard, Notify: worker, Log: log}
 	if riskSvc != nil {
 		d.Locks = riskSvc
 	}

@@ -136,7 +136,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	metrics.Outbox(worker)
 	metrics.GaugeFunc("monban_password_hashes_in_flight", "Password hashes running now.", func() float64 { return float64(hasher.InFlight()) })
 	throttleSvc := throttle.New(db, clock, throttle.Config{PerIPHour: cfg.SignInFailuresPerIPHour,
-		GlobalPerMinute: cfg.SignInFailuresPerMinute, Alert: guessingAlert(noticeSvc, log)}, log)
+		GlobalPerMinute: cfg.SignInFailuresPerMinute, TokenFailuresPerIPHour: cfg.TokenFailuresPerIPHour,
+		Alert: guessingAlert(noticeSvc, log)}, log)
 	codeSvc, err := codes.New(db, box, clock, rand.Reader, secret, codeCfg, log, throttleSvc)
 	if err != nil {
 		db.Close()
@@ -165,6 +166,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		return nil, err
 	}
 	riskSvc.SetFactors(factorSvc)
+	riskSvc.SetPasswords(accounts)
 	recoverySvc, err := recovery.New(recovery.Deps{Store: db, Codes: codeSvc, Notices: noticeSvc, Throttle: throttleSvc,
 		Factors: factorSvc, Locks: riskSvc,
 		Hasher: hasher, Passwords: accounts, Policy: password.NewPolicy("monban", "門番"), IDs: normalizer{}, Outbox: worker,
@@ -182,8 +184,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 	hooks := webhooks.New(db, box, clock)
 	oidcSvc := wireOIDC(cfg, db, box, secret, clock, log)
 	hookWorker := webhooks.NewWorker(db, box, nil, clock, log, webhooks.Config{})
-	deskSvc := wireDesk(cfg, db, box, secret, noticeSvc, riskSvc, hasher, worker, clock, log)
-	transferSvc, err := wireTransfer(cfg, db, secret, accounts, codeSvc, factorSvc, noticeSvc, clock, log)
+	deskSvc := wireDesk(cfg, db, box, secret, noticeSvc, riskSvc, hasher, throttleSvc, worker, clock, log)
+	transferSvc, err := wireTransfer(cfg, db, secret, accounts, codeSvc, factorSvc, noticeSvc, throttleSvc, clock, log)
 	if err != nil {
 		db.Close()
 		return nil, err

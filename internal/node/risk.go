@@ -26,7 +26,7 @@ const defaultRiskRetention = risk.MaxWindow
 func wireRisk(cfg Config, db *sqlstore.DB, box *seal.Box, codeSvc *codes.Service,
 	noticeSvc *notices.Service, hasher *password.Hasher, worker *delivery.Worker, metrics *web.Metrics,
 	clock monban.Clock, log *slog.Logger) (*risk.Service, error) {
-	svc := risk.New(risk.Deps{Store: db, Notices: noticeSvc, Codes: codeSvc, Password: hasher, Notify: worker,
+	svc := risk.New(risk.Deps{Store: db, Notices: noticeSvc, Codes: codeSvc, Notify: worker,
 		Clock: clock, Log: log})
 	if cfg.RulesFile != "" {
 		rs, err := risk.LoadFile(cfg.RulesFile)

@@ -18,11 +18,11 @@ import (
 // approvals through the second step's prompts, the notice and webhook with
 // the move.
 func wireTransfer(cfg Config, db *sqlstore.DB, secret []byte, accounts *account.Service, codeSvc *codes.Service,
-	factorSvc *factors.Service, noticeSvc *notices.Service, clock monban.Clock, log *slog.Logger) (*transfer.Service, error) {
+	factorSvc *factors.Service, noticeSvc *notices.Service, guard transfer.Guard, clock monban.Clock, log *slog.Logger) (*transfer.Service, error) {
 	var n transfer.Notices
 	if noticeSvc != nil {
 		n = noticeSvc
 	}
-	return transfer.New(db, accounts, codeSvc, factorSvc, n, clock, rand.Reader, secret,
+	return transfer.New(db, accounts, codeSvc, factorSvc, n, guard, clock, rand.Reader, secret,
 		transfer.Config{PublicURL: cfg.PublicURL}, log)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
+	"github.com/monban-dev/monban/internal/throttle"
 	"github.com/monban-dev/monban/internal/twostep"
 )
 
@@ -38,7 +39,7 @@ func guessingAlert(noticeSvc *notices.Service, log *slog.Logger) func(ctx contex
 // public URL's host as the WebAuthn relying party and its origin as the
 // only allowed origin.
 func wireTwoStep(cfg Config, db *sqlstore.DB, box *seal.Box, secret []byte, accounts *account.Service,
-	codeSvc *codes.Service, noticeSvc *notices.Service, guard factors.Throttle, clock monban.Clock, log *slog.Logger) (*factors.Service, *twostep.Service, error) {
+	codeSvc *codes.Service, noticeSvc *notices.Service, guard *throttle.Service, clock monban.Clock, log *slog.Logger) (*factors.Service, *twostep.Service, error) {
 	fc := factors.Config{Issuer: "monban"}
 	// WebAuthn needs a domain: an IP address (e.g. the default
 	// http://127.0.0.1:8080) leaves passkeys off.
@@ -49,7 +50,7 @@ func wireTwoStep(cfg Config, db *sqlstore.DB, box *seal.Box, secret []byte, acco
 	if err != nil {
 		return nil, nil, fmt.Errorf("factors: %w", err)
 	}
-	ts := twostep.New(db, accounts, factorSvc, codeSvc, clock, rand.Reader, twostep.Config{PublicURL: cfg.PublicURL}, log)
+	ts := twostep.New(db, accounts, factorSvc, codeSvc, guard, clock, rand.Reader, twostep.Config{PublicURL: cfg.PublicURL}, log)
 	if noticeSvc != nil {
 		ts.SendLinks(noticeSvc)
 		ts.OnNotice(func(ctx context.Context, accountID, topic string, params map[string]string) {

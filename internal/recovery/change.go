@@ -154,15 +154,22 @@ func (s *Service) UndoURL(token string) string { return s.cfg.PublicURL + "/help
 func errUndoInvalid() error { return monban.Errorf(monban.EInvalid, "undo.invalid") }
 
 // UndoChange returns the change a "this wasn't me" token undoes, while it
-// can: completed, not undone, within 14 days.
-func (s *Service) UndoChange(ctx context.Context, token string) (*monban.ContactChange, error) {
-	if len(token) != 43 {
-		return nil, errUndoInvalid()
-	}
-	c, err := s.Store.ContactChangeByUndo(ctx, hashToken(token))
-	if monban.IsNotFound(err) {
-		return nil, errUndoInvalid()
-	}
+// can: completed, not undone, within 14 days. The token is checked on the
+// counted path for tokens: a wrong one (or one cut short) counts against
+// ip's window (throttle.UndoToken).
+func (s *Service) UndoChange(ctx context.Context, token, ip string) (*monban.ContactChange, error) {
+	var c *monban.ContactChange
+	err := s.Throttle.CheckToken(ctx, throttle.UndoToken, ip, func() error {
+		if len(token) != 43 {
+			return errUndoInvalid()
+		}
+		var err error
+		c, err = s.Store.ContactChangeByUndo(ctx, hashToken(token))
+		if monban.IsNotFound(err) {
+			return errUndoInvalid()
+		}
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +185,7 @@ func (s *Service) UndoChange(ctx context.Context, token string) (*monban.Contact
 // the device that opened the link. It works without a session and after
 // the attacker changed the password.
 func (s *Service) Undo(ctx context.Context, token, lang string, m Meta) (*monban.Recovery, error) {
-	c, err := s.UndoChange(ctx, token)
+	c, err := s.UndoChange(ctx, token, m.IP)
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,8 @@ type Throttle interface {
 	Clear(ctx context.Context, auth, accountID string) error
 	// ClearAfterReset forgets the password's and second factors' counters.
 	ClearAfterReset(ctx context.Context, accountID string) error
+	// CheckToken counts wrong "this wasn't me" links per network.
+	CheckToken(ctx context.Context, k throttle.Token, ip string, compare func() error) error
 }
 
 // Hasher hashes and verifies passwords.

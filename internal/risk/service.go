@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/notices"
 	"github.com/monban-dev/monban/internal/pacing"
@@ -49,25 +50,26 @@ type Codes interface {
 	Verify(ctx context.Context, flowID, accountID, code string) (*monban.Flow, error)
 }
 
-// PasswordVerifier checks a re-entered password (password.Hasher).
-type PasswordVerifier interface {
-	Verify(ctx context.Context, encoded, pw string) (ok, needsRehash bool, err error)
+// PasswordChecker proves the password of a signed-in session's account
+// again, on the sign-in throttle's counters (account.Service.CheckPassword).
+type PasswordChecker interface {
+	CheckPassword(ctx context.Context, cur *account.Current, pw string, m account.Meta) error
 }
 
 // Notifier wakes the outbox worker.
 type Notifier interface{ Notify() }
 
-// Deps are what a Service is built from; Codes, Password and Notify may be
-// nil. Host apps hear of every lock and lift through webhook events
+// Deps are what a Service is built from; Codes and Notify may be nil. The
+// password checks (Passwords) are bound after construction with
+// SetPasswords, since the accounts that check them need this service. Host apps hear of every lock and lift through webhook events
 // (account.locked, account.unlocked) written in the same transaction.
 type Deps struct {
-	Store    Store
-	Notices  Notices
-	Codes    Codes
-	Password PasswordVerifier
-	Notify   Notifier
-	Clock    monban.Clock
-	Log      *slog.Logger
+	Store   Store
+	Notices Notices
+	Codes   Codes
+	Notify  Notifier
+	Clock   monban.Clock
+	Log     *slog.Logger
 }
 
 // Service records signals, evaluates rules and keeps locks.
@@ -75,8 +77,9 @@ type Service struct {
 	d     Deps
 	rules atomic.Pointer[ruleState]
 
-	tripped sync.Map // rule id + "@" + version → true
-	factors SecondFactor
+	tripped   sync.Map // rule id + "@" + version → true
+	factors   SecondFactor
+	passwords PasswordChecker
 
 	// Counters for metrics and the bench.
 	Signals, Evaluations, Locks, Lifts, Trips, ShadowMatches atomic.Int64

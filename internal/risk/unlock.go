@@ -3,9 +3,9 @@ package risk
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
 )
 
@@ -81,29 +81,22 @@ func (s *Service) FinishUnlock(ctx context.Context, accountID, flowID, code stri
 	return l, s.Lift(ctx, l, "person", string(monban.WayCode))
 }
 
-// Password re-entry limits: a step-up is not a way to guess passwords.
-const passwordTriesPer15Min = 5
-
-// UnlockWithPassword lifts a lock that asks for the password again.
-func (s *Service) UnlockWithPassword(ctx context.Context, accountID, pw string) (*monban.Lock, error) {
-	l, err := s.lockFor(ctx, accountID, monban.WayPassword)
+// UnlockWithPassword lifts a lock that asks for the password again. The
+// password is proven as a re-authentication is (account.Service.
+// CheckPassword): claimed on the sign-in throttle's counters before the
+// hash, so guessing here, at re-authentication and at the sign-in form
+// spends one budget, and refused as a sign-in is ("signin.throttled" with
+// the time of the next try). A wrong one is "lock.password_wrong".
+func (s *Service) UnlockWithPassword(ctx context.Context, cur *account.Current, pw string, m account.Meta) (*monban.Lock, error) {
+	l, err := s.lockFor(ctx, cur.Account.ID, monban.WayPassword)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.d.Store.HitLimits(ctx, s.d.Clock.Now(), []monban.Limit{{Key: "unlock:pwd:" + accountID,
-		Window: 15 * time.Minute, Max: passwordTriesPer15Min, Err: "lock.password_limit"}}); err != nil {
+	if err := s.passwords.CheckPassword(ctx, cur, pw, m); err != nil {
+		if errors.Is(err, monban.ErrReauthWrong) {
+			return nil, monban.Errorf(monban.EUnauthorized, "lock.password_wrong").WithField("password")
+		}
 		return nil, err
-	}
-	a, err := s.d.Store.AccountByID(ctx, accountID)
-	if err != nil {
-		return nil, err
-	}
-	ok, _, err := s.d.Password.Verify(ctx, a.PasswordHash, pw)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, monban.Errorf(monban.EUnauthorized, "lock.password_wrong").WithField("password")
 	}
 	return l, s.Lift(ctx, l, "person", string(monban.WayPassword))
 }

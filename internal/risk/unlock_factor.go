@@ -26,8 +26,17 @@ func (s *Service) Wired() error {
 	if s.factors == nil {
 		return errors.New("risk: no second-factor checks (SetFactors)")
 	}
+	if s.passwords == nil {
+		return errors.New("risk: no password checks (SetPasswords)")
+	}
 	return nil
 }
+
+// SetPasswords installs the password check of the lock's password way out
+// (account.Service.CheckPassword). It is bound after construction like
+// SetFactors: the accounts need this service first. A node does not start
+// without it (Wired).
+func (s *Service) SetPasswords(p PasswordChecker) { s.passwords = p }
 
 // UnlockWithTOTP lifts a lock whose ways out include a second factor, with
 // a code from one of the account's authenticator apps. The code is counted

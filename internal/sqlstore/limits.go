@@ -81,6 +81,24 @@ func (db *DB) HitLimits(ctx context.Context, now time.Time, limits []monban.Limi
 	})
 }
 
+// ReleaseLimits gives back one try that HitLimits counted at now: the
+// window of now loses one, never going below zero (a window that ended and
+// was pruned meanwhile has nothing to give back).
+func (db *DB) ReleaseLimits(ctx context.Context, now time.Time, limits []monban.Limit) error {
+	return db.inTx(ctx, "release limits", func(tx *sql.Tx) error {
+		for _, l := range limits {
+			if l.Max <= 0 {
+				continue
+			}
+			if _, err := db.txExec(ctx, tx, `UPDATE limit_counters SET n = n - 1
+				WHERE key = ? AND window_start = ? AND n > 0`, l.Key, micros(l.WindowStart(now))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // limitCounts reads the current window's count of each limit, in one
 // statement (a sign-in peeks at two limits before its hash), in tx or,
 // when tx is nil, on the read pool.

@@ -1,9 +1,13 @@
 // Package throttle is the one counted path for secrets a person could
-// guess: passwords, authenticator-app codes, recovery codes and one-time
-// codes (NIST SP 800-63B-4 §3.2.2 and §3.1.3.2, OWASP device-cookie
+// guess: passwords (people's and support agents'), authenticator-app
+// codes, recovery codes, one-time codes and the full phone number behind a
+// masked one (NIST SP 800-63B-4 §3.2.2 and §3.1.3.2, OWASP device-cookie
 // lockout). The capability that checks a secret calls Service.Check (or
 // Begin/Failed/Succeeded around a password hash), so no caller can forget
-// the limit.
+// the limit. Long random tokens that name no account before they are
+// found (approval, "this wasn't me" and support status links) go through
+// Service.CheckToken instead: wrong ones counted per network in a window,
+// claimed before the compare, a found token given back.
 //
 // It owns the failure counters: one per account and authenticator for
 // attempts from devices the account has not seen succeed, one per account,

@@ -30,6 +30,8 @@ type Store interface {
 	DeviceKnown(ctx context.Context, accountID, deviceID string) (bool, error)
 	PeekLimits(ctx context.Context, now time.Time, limits []monban.Limit) (time.Time, error)
 	HitLimits(ctx context.Context, now time.Time, limits []monban.Limit) error
+	// ReleaseLimits gives back one try HitLimits counted at now.
+	ReleaseLimits(ctx context.Context, now time.Time, limits []monban.Limit) error
 }
 
 // Config is the throttle's configuration.
@@ -40,6 +42,10 @@ type Config struct {
 	// together. Negative switches a limit off; zero takes the default.
 	PerIPHour       int
 	GlobalPerMinute int
+	// TokenFailuresPerIPHour bounds wrong long random tokens (CheckToken)
+	// per IP per hour, for kinds that name no number of their own.
+	// Negative switches the limit off; zero takes the default.
+	TokenFailuresPerIPHour int
 	// Alert is told, once per episode, when the counter of a second factor
 	// (an authenticator whose kind has Alert set: the password was right)
 	// first reaches a delay and when it reaches DisableAt, so that the
@@ -49,7 +55,8 @@ type Config struct {
 }
 
 // DefaultConfig suits a consumer service of a few million accounts.
-var DefaultConfig = Config{Policy: DefaultPolicy, PerIPHour: 100, GlobalPerMinute: 3000}
+var DefaultConfig = Config{Policy: DefaultPolicy, PerIPHour: 100, GlobalPerMinute: 3000,
+	TokenFailuresPerIPHour: DefaultTokenFailuresPerIPHour}
 
 // Authenticators that are throttled. A one-time code's counter is
 // CodeOf(purpose): per account and purpose, across flows and resends.
@@ -57,6 +64,13 @@ const (
 	Password     = "pwd"
 	TOTP         = "totp"
 	RecoveryCode = "rc"
+	// Phone is the full registered number a lost-device transfer asks for
+	// behind the masked one: whoever has the password must not walk its
+	// hidden digits.
+	Phone = "phone"
+	// DeskPassword is a support agent's password, on counters of its own
+	// (an agent is no account).
+	DeskPassword = "desk.pwd"
 	codePrefix   = "code."
 )
 
@@ -87,6 +101,16 @@ type Kind struct {
 // otherwise switch off the owner's codes.
 var CodePolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
 
+// PhonePolicy: the number behind a mask has few unknown digits, so five
+// free wrong numbers, then 30 s doubling to an hour; never disabled, since
+// the owner moving to a new phone must still be able to type it.
+var PhonePolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
+
+// DeskPasswordPolicy is a person's password schedule without the pause at
+// 100: an agent has no login help to resume with, and whoever knows a
+// username could otherwise switch the agent's sign-in off.
+var DeskPasswordPolicy = Policy{Free: 5, Base: 30 * time.Second, Max: time.Hour}
+
 // KindOf returns the rules of an authenticator.
 func KindOf(auth string) Kind {
 	switch auth {
@@ -96,6 +120,13 @@ func KindOf(auth string) Kind {
 		return Kind{Throttled: "secret.throttled", Disabled: "totp.disabled", Alert: true}
 	case RecoveryCode:
 		return Kind{Throttled: "secret.throttled", Disabled: "recovery_code.disabled", Alert: true}
+	case DeskPassword:
+		// Local: the desk keeps its own per-IP window; agents' failures
+		// must not spend people's sign-in windows, nor theirs the desk's.
+		return Kind{Throttled: "desk.signin_limit", Disabled: "desk.signin_limit", Policy: DeskPasswordPolicy, Local: true}
+	case Phone:
+		// Local: the password was right; a wrong number is no sign-in failure.
+		return Kind{Throttled: "transfer.phone_throttled", Disabled: "transfer.phone_throttled", Policy: PhonePolicy, Local: true}
 	}
 	if p, ok := strings.CutPrefix(auth, codePrefix); ok {
 		k := monban.Purpose(p)
@@ -152,6 +183,9 @@ func New(store Store, clock monban.Clock, cfg Config, log *slog.Logger) *Service
 	}
 	if cfg.GlobalPerMinute == 0 {
 		cfg.GlobalPerMinute = DefaultConfig.GlobalPerMinute
+	}
+	if cfg.TokenFailuresPerIPHour == 0 {
+		cfg.TokenFailuresPerIPHour = DefaultConfig.TokenFailuresPerIPHour
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -10,6 +10,7 @@ import (
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/identifier"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Ways to prove a transfer without the old device, besides the password.
@@ -248,6 +249,10 @@ type PhoneCheck struct {
 // CheckPhone parses the number the person typed and says, without sending
 // or storing anything, whether it is the registered one and whether SMS can
 // reach it. A typo (seed 001: 090 for 080) is shown back, never texted.
+// A well-formed number is a guess at the digits behind the mask: it is
+// claimed on the account's counter (throttle.Phone, across transfers)
+// before the compare, and past five wrong ones refused until the time of
+// the next try ("transfer.phone_throttled"). A malformed one spends nothing.
 func (s *Service) CheckPhone(ctx context.Context, h Handle, raw string) (*PhoneCheck, error) {
 	t, err := s.open(ctx, h)
 	if err != nil {
@@ -260,11 +265,23 @@ func (s *Service) CheckPhone(ctx context.Context, h Handle, raw string) (*PhoneC
 	if err != nil {
 		return nil, monban.Errorf(monban.EInvalid, "transfer.phone_invalid").WithField("phone")
 	}
-	phone, _, err := s.contacts(ctx, t.AccountID)
-	if err != nil {
+	pc := &PhoneCheck{Typed: p.National, E164: p.E164}
+	var phone string
+	errWrong := errors.New("not the registered number")
+	err = s.guard.Check(ctx, throttle.Attempt{Authenticator: throttle.Phone, AccountIDs: []string{t.AccountID}, IP: h.Meta.IP},
+		func() error {
+			var err error
+			if phone, _, err = s.contacts(ctx, t.AccountID); err != nil {
+				return err
+			}
+			if pc.Matches = phone != "" && p.E164 == phone; !pc.Matches {
+				return errWrong
+			}
+			return nil
+		})
+	if err != nil && err != errWrong {
 		return nil, err
 	}
-	pc := &PhoneCheck{Typed: p.National, E164: p.E164, Matches: phone != "" && p.E164 == phone}
 	if pc.Matches {
 		if _, gerr := s.codes.Destination(monban.ChannelSMS, phone); gerr != nil {
 			pc.Guard = gerr

@@ -17,6 +17,7 @@ import (
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Store is the storage transfers need.
@@ -56,6 +57,12 @@ type Factors interface {
 	BeginPasskeyCheck(ctx context.Context, accountID string) (*factors.Options, error)
 	FinishPasskeyCheck(ctx context.Context, accountID, ceremonyID string, response []byte) error
 	PasskeysEnabled() bool
+}
+
+// Guard is the counted path the registered number is checked on
+// (throttle.Service.Check with throttle.Phone).
+type Guard interface {
+	Check(ctx context.Context, a throttle.Attempt, compare func() error) error
 }
 
 // Notices composes the account.transferred notice, stored with the move.
@@ -105,6 +112,7 @@ type Service struct {
 	codes    Codes
 	factors  Factors
 	notices  Notices
+	guard    Guard
 	clock    monban.Clock
 	random   io.Reader
 	key      []byte
@@ -113,8 +121,9 @@ type Service struct {
 }
 
 // New returns a Service. key is the HMAC key binding codes are stored
-// under (at least 32 bytes); notices may be nil (no notice is sent).
-func New(store Store, accounts *account.Service, c Codes, f Factors, n Notices, clock monban.Clock, random io.Reader,
+// under (at least 32 bytes); notices may be nil (no notice is sent); guard
+// counts wrong registered numbers.
+func New(store Store, accounts *account.Service, c Codes, f Factors, n Notices, guard Guard, clock monban.Clock, random io.Reader,
 	key []byte, cfg Config, log *slog.Logger) (*Service, error) {
 	if len(key) < 32 {
 		return nil, fmt.Errorf("transfer: HMAC key of %d bytes: want at least 32", len(key))
@@ -123,7 +132,7 @@ func New(store Store, accounts *account.Service, c Codes, f Factors, n Notices, 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, accounts: accounts, codes: c, factors: f, notices: n, clock: clock, random: random,
+	return &Service{store: store, accounts: accounts, codes: c, factors: f, notices: n, guard: guard, clock: clock, random: random,
 		key: key, cfg: cfg, log: log}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Approve-or-deny: a waiting sign-in asks every recent session of the
@@ -133,8 +134,9 @@ func (s *Service) Decide(ctx context.Context, cur *account.Current, pendingID st
 }
 
 // LinkPrompt returns the prompt a one-time link opens, without deciding.
-func (s *Service) LinkPrompt(ctx context.Context, token string) (*Prompt, error) {
-	p, err := s.linked(ctx, token)
+// A wrong link counts against ip's window (throttle.ApprovalToken).
+func (s *Service) LinkPrompt(ctx context.Context, token, ip string) (*Prompt, error) {
+	p, err := s.linked(ctx, token, ip)
 	if err != nil {
 		return nil, err
 	}
@@ -153,22 +155,30 @@ func (s *Service) LinkPrompt(ctx context.Context, token string) (*Prompt, error)
 
 // DecideByLink approves or denies through the one-time link.
 func (s *Service) DecideByLink(ctx context.Context, token string, approve bool, m account.Meta) error {
-	p, err := s.linked(ctx, token)
+	p, err := s.linked(ctx, token, m.IP)
 	if err != nil {
 		return err
 	}
 	return s.decide(ctx, p, approve, "link", m)
 }
 
-func (s *Service) linked(ctx context.Context, token string) (*monban.PendingSignIn, error) {
-	id, secret, ok := strings.Cut(token, ".")
-	if !ok || len(token) > 200 {
-		return nil, monban.Errorf(monban.ENotFound, "approval.not_found")
-	}
-	p, err := s.store.PendingByID(ctx, id)
-	if monban.IsNotFound(err) || err == nil && (len(p.LinkHash) == 0 || !equal(p.LinkHash, hashSecret(secret))) {
-		return nil, monban.Errorf(monban.ENotFound, "approval.not_found")
-	}
+// linked finds the held sign-in a link's token names, on the counted path
+// for tokens: a malformed token is a wrong one (a link cut short by a mail
+// client), counted alike.
+func (s *Service) linked(ctx context.Context, token, ip string) (*monban.PendingSignIn, error) {
+	var p *monban.PendingSignIn
+	err := s.tokens.CheckToken(ctx, throttle.ApprovalToken, ip, func() error {
+		id, secret, ok := strings.Cut(token, ".")
+		if !ok || len(token) > 200 {
+			return monban.Errorf(monban.ENotFound, "approval.not_found")
+		}
+		var err error
+		p, err = s.store.PendingByID(ctx, id)
+		if monban.IsNotFound(err) || err == nil && (len(p.LinkHash) == 0 || !equal(p.LinkHash, hashSecret(secret))) {
+			return monban.Errorf(monban.ENotFound, "approval.not_found")
+		}
+		return err
+	})
 	return p, err
 }
 

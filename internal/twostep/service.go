@@ -15,6 +15,7 @@ import (
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/factors"
 	"github.com/monban-dev/monban/internal/notices"
+	"github.com/monban-dev/monban/internal/throttle"
 )
 
 // Store is the storage the second step needs.
@@ -103,6 +104,13 @@ type Service struct {
 	log      *slog.Logger
 	notify   func(ctx context.Context, accountID, topic string, params map[string]string)
 	notices  Notices
+	tokens   Tokens
+}
+
+// Tokens is the counted path one-time approval links are checked on
+// (throttle.Service.CheckToken): wrong links per network.
+type Tokens interface {
+	CheckToken(ctx context.Context, k throttle.Token, ip string, compare func() error) error
 }
 
 // OnNotice registers how the account's contacts are told of a sign-in from
@@ -117,13 +125,14 @@ func (s *Service) OnNotice(f func(ctx context.Context, accountID, topic string, 
 func (s *Service) SendLinks(n Notices) { s.notices = n }
 
 // New returns a Service and installs it as the accounts' sign-in gate.
-func New(store Store, accounts *account.Service, factors Factors, codes Codes, clock monban.Clock, random io.Reader, cfg Config, log *slog.Logger) *Service {
+// tokens counts wrong approval links.
+func New(store Store, accounts *account.Service, factors Factors, codes Codes, tokens Tokens, clock monban.Clock, random io.Reader, cfg Config, log *slog.Logger) *Service {
 	cfg.fill()
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: store, accounts: accounts, factors: factors, codes: codes, clock: clock, random: random, cfg: cfg, log: log}
+	s := &Service{store: store, accounts: accounts, factors: factors, codes: codes, tokens: tokens, clock: clock, random: random, cfg: cfg, log: log}
 	accounts.SetGate(s)
 	return s
 }

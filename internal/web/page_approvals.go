@@ -85,7 +85,7 @@ type approveLinkPage struct {
 
 // pageApproveLink shows the prompt a one-time link opens.
 func (s *Server) pageApproveLink(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.twostep.LinkPrompt(r.Context(), r.PathValue("token"))
+	p, err := s.twostep.LinkPrompt(r.Context(), r.PathValue("token"), clientIP(r))
 	if err != nil {
 		return err
 	}

@@ -135,7 +135,7 @@ type undoPage struct {
 }
 
 func (s *Server) pageUndo(w http.ResponseWriter, r *http.Request) error {
-	c, err := s.recovery.UndoChange(r.Context(), r.PathValue("token"))
+	c, err := s.recovery.UndoChange(r.Context(), r.PathValue("token"), clientIP(r))
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,7 @@ type RiskService interface {
 	Ingest(ctx context.Context, sigs []monban.Signal) ([]risk.Outcome, error)
 	StartUnlock(ctx context.Context, accountID, lang, ip string) (*monban.Flow, error)
 	FinishUnlock(ctx context.Context, accountID, flowID, code string) (*monban.Lock, error)
-	UnlockWithPassword(ctx context.Context, accountID, pw string) (*monban.Lock, error)
+	UnlockWithPassword(ctx context.Context, cur *account.Current, pw string, m account.Meta) (*monban.Lock, error)
 	UnlockWithTOTP(ctx context.Context, accountID, code string, from factors.From) (*monban.Lock, error)
 	UnlockWithPasskey(ctx context.Context, accountID, ceremonyID string, response []byte) (*monban.Lock, error)
 	UnlockPhone(ctx context.Context, accountID string) (string, error)
@@ -215,7 +215,7 @@ func (s *Server) pageLockedPassword(w http.ResponseWriter, r *http.Request) erro
 	if err := fieldLimit("password", pw, 1024); err != nil {
 		return err
 	}
-	if _, err := s.risk.UnlockWithPassword(r.Context(), cur.Account.ID, pw); err != nil {
+	if _, err := s.risk.UnlockWithPassword(r.Context(), cur, pw, s.meta(r, monban.SessionWeb, s.deviceID(r))); err != nil {
 		return s.renderLocked(w, r, cur, 0, err)
 	}
 	http.Redirect(w, r, "/account?done=unlocked", http.StatusSeeOther)
@@ -275,7 +275,7 @@ func (s *Server) apiLockPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if _, err := s.risk.UnlockWithPassword(r.Context(), cur.Account.ID, req.Password); err != nil {
+	if _, err := s.risk.UnlockWithPassword(r.Context(), cur, req.Password, s.meta(r, monban.SessionApp, cur.Session.DeviceID)); err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"locked": false})

@@ -287,7 +287,14 @@ func TestLockWaysOutAPI(t *testing.T) {
 				t.Errorf("%s: problem %q, want %q", c.name, p.Key, c.problem)
 			}
 		}
-		before.Audit = h.count("SELECT COUNT(*) FROM audit_events") // a wrong code is audited
+		before.Audit = h.count("SELECT COUNT(*) FROM audit_events") // a wrong code and a wrong password are audited
+		// A wrong password is a failed sign-in for the risk rules, as at
+		// re-authentication: one signal of that type, nothing else.
+		if n := h.count("SELECT COUNT(*) FROM risk_signals WHERE type = '" + string(monban.SignalSignInFailure) + "'"); n != 1 {
+			t.Errorf("%d failed sign-in signals after one wrong password, want 1", n)
+		}
+		before.Signals++
+		before.Buckets = h.count("SELECT COUNT(*) FROM risk_buckets")
 		h.riskUnchanged(before)
 
 		// The code way out, end to end through the dev outbox.
