@@ -84,6 +84,13 @@ func (s *Server) paced(pattern string, h http.Handler) http.Handler {
 		ctx, pc := pacing.Begin(r.Context(), p, time.Now())
 		pw := &pacedWriter{ResponseWriter: w}
 		h.ServeHTTP(pw, r.WithContext(ctx))
+		if pw.status >= 500 {
+			// A fault of monban's (the database is gone) is the same
+			// answer for every identifier: it goes out at once, and its
+			// duration (a connect timeout) must not raise the target of
+			// the answers after it.
+			pacing.Skip(ctx)
+		}
 		pc.Wait(ctx)
 		// The length is known: flushing must not turn the answer chunked.
 		if pw.status != http.StatusNoContent && pw.status != http.StatusNotModified && w.Header().Get("Content-Length") == "" {
