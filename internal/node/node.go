@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, clock monban.Clock) 
 		return nil, fmt.Errorf("codes: %w", err)
 	}
 	metrics.Budget(codeSvc, log)
-	riskSvc, err := wireRisk(cfg, db, box, codeSvc, noticeSvc, hasher, worker, metrics, clock, log)
+	riskSvc, err := wireRisk(cfg, db, box, codeSvc, noticeSvc, worker, metrics, clock, log)
 	if err != nil {
 		db.Close()
 		return nil, err

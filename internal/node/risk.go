@@ -11,7 +11,6 @@ import (
 	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/delivery"
 	"github.com/monban-dev/monban/internal/notices"
-	"github.com/monban-dev/monban/internal/password"
 	"github.com/monban-dev/monban/internal/risk"
 	"github.com/monban-dev/monban/internal/seal"
 	"github.com/monban-dev/monban/internal/sqlstore"
@@ -24,7 +23,7 @@ const defaultRiskRetention = risk.MaxWindow
 // wireRisk builds the risk service and loads the rules file; sign-ins and
 // session checks are hooked to it by account.New.
 func wireRisk(cfg Config, db *sqlstore.DB, box *seal.Box, codeSvc *codes.Service,
-	noticeSvc *notices.Service, hasher *password.Hasher, worker *delivery.Worker, metrics *web.Metrics,
+	noticeSvc *notices.Service, worker *delivery.Worker, metrics *web.Metrics,
 	clock monban.Clock, log *slog.Logger) (*risk.Service, error) {
 	svc := risk.New(risk.Deps{Store: db, Notices: noticeSvc, Codes: codeSvc, Notify: worker,
 		Clock: clock, Log: log})
