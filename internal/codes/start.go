@@ -68,7 +68,7 @@ func (s *Service) Resend(ctx context.Context, flowID, accountID, ip string) (*mo
 		return nil, err
 	}
 	now := s.clock.Now()
-	if now.Before(f.NextSendAt) {
+	if now.Before(f.NextSendAt) && !s.lastUndelivered(ctx, f.ID) {
 		return nil, monban.RateLimited("code.resend_cooldown", f.NextSendAt)
 	}
 	next := now.Add(s.cfg.cooldown(f.Sends + 1))
@@ -82,6 +82,17 @@ func (s *Service) Resend(ctx context.Context, flowID, accountID, ip string) (*mo
 	s.log.InfoContext(ctx, "code resent", "flow", f.ID, "account", f.AccountID, "purpose", f.Purpose,
 		"channel", f.Channel, "sends", f.Sends)
 	return f, nil
+}
+
+// lastUndelivered reports whether the flow's newest message failed or was
+// not delivered in time: then its channel is free at once (the store
+// checks the same when it claims the resend).
+func (s *Service) lastUndelivered(ctx context.Context, flowID string) bool {
+	msgs, err := s.store.MessagesByFlow(ctx, flowID)
+	if err != nil || len(msgs) == 0 {
+		return false
+	}
+	return Freed(&msgs[0])
 }
 
 // openFlow returns accountID's flow that can still send and check codes.

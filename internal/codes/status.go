@@ -41,6 +41,9 @@ func (s *Service) Status(ctx context.Context, flowID, accountID string) (*Status
 			return nil, err
 		}
 		st.NextSendAt = f.NextSendAt
+		if Freed(firstOf(msgs)) {
+			st.NextSendAt = now // a message that did not arrive frees its channel
+		}
 		if next.After(st.NextSendAt) {
 			st.NextSendAt = next
 		}
@@ -53,4 +56,11 @@ func mask(ch monban.Channel, dest string) string {
 		return identifier.MaskEmail(dest)
 	}
 	return identifier.MaskPhone(dest)
+}
+
+func firstOf(msgs []monban.Message) *monban.Message {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return &msgs[0]
 }

@@ -53,18 +53,29 @@ func (db *DB) IssueCode(ctx context.Context, in monban.CodeIssue) error {
 	})
 }
 
+// lastFailed is true for a flow (the row "flows") whose newest message is
+// known not to have arrived: failed, abandoned or expired. Such a flow
+// holds nothing back: its channel is free at once (issue #16).
+const lastFailed = `EXISTS (SELECT 1 FROM messages m WHERE m.flow_id = flows.id
+		AND m.status IN ('failed', 'abandoned', 'expired')
+		AND NOT EXISTS (SELECT 1 FROM messages n WHERE n.flow_id = m.flow_id
+			AND (n.created_at > m.created_at OR (n.created_at = m.created_at AND n.id > m.id))))`
+
 // insertFlow stores a new flow, unless an open flow of the same account,
-// purpose and destination is still in its resend cooldown: starting over
-// must not be a way around the cooldown. The check is taken under a lock on
-// the triple, so two nodes cannot both pass it.
+// purpose, destination and channel is still in its resend cooldown:
+// starting over must not be a way around the cooldown. The cooldown is per
+// channel (a voice call right after an SMS is another way, not a resend),
+// and a flow whose last message failed holds nothing back. The check is
+// taken under a lock on the four, so two nodes cannot both pass it.
 func (db *DB) insertFlow(ctx context.Context, tx *sql.Tx, now time.Time, f *monban.Flow) error {
-	if err := db.d.lockKey(ctx, tx, "flow:"+f.AccountID+"|"+string(f.Purpose)+"|"+f.Destination); err != nil {
+	if err := db.d.lockKey(ctx, tx, "flow:"+f.AccountID+"|"+string(f.Purpose)+"|"+f.Destination+"|"+string(f.Channel)); err != nil {
 		return err
 	}
 	var next sql.NullInt64
 	err := db.txQueryRow(ctx, tx, `SELECT MAX(next_send_at) FROM flows
-		WHERE account_id = ? AND purpose = ? AND destination = ? AND completed_at = 0 AND expires_at > ?`,
-		f.AccountID, string(f.Purpose), f.Destination, micros(now)).Scan(&next)
+		WHERE account_id = ? AND purpose = ? AND destination = ? AND channel = ? AND completed_at = 0 AND expires_at > ?
+		AND NOT `+lastFailed,
+		f.AccountID, string(f.Purpose), f.Destination, string(f.Channel), micros(now)).Scan(&next)
 	if err != nil {
 		return err
 	}
@@ -78,13 +89,13 @@ func (db *DB) insertFlow(ctx context.Context, tx *sql.Tx, now time.Time, f *monb
 	return err
 }
 
-// resendFlow counts one more send in an open flow whose cooldown has passed.
-// The update is conditional on the number of sends the caller saw, so of two
+// resendFlow counts one more send in an open flow whose cooldown has passed,
+// or whose last message failed (a failed delivery frees its channel). The update is conditional on the number of sends the caller saw, so of two
 // resends racing only one goes out; the other gets the new cooldown.
 func (db *DB) resendFlow(ctx context.Context, tx *sql.Tx, in monban.CodeIssue) error {
 	now := micros(in.Now)
 	res, err := db.txExec(ctx, tx, `UPDATE flows SET sends = sends + 1, next_send_at = ?
-		WHERE id = ? AND sends = ? AND next_send_at <= ? AND completed_at = 0 AND expires_at > ?`,
+		WHERE id = ? AND sends = ? AND (next_send_at <= ? OR `+lastFailed+`) AND completed_at = 0 AND expires_at > ?`,
 		micros(in.NextSendAt), in.FlowID, in.ExpectSends, now, now)
 	if err != nil {
 		return err

@@ -21,6 +21,8 @@ var codeTests = []struct {
 	{"IssueRefusedWritesNothing", testIssueRefusedWritesNothing},
 	{"Resend", testResend},
 	{"NewFlowKeepsCooldown", testNewFlowKeepsCooldown},
+	{"CooldownPerChannel", testCooldownPerChannel},
+	{"FailedFreesChannel", testFailedFreesChannel},
 	{"CodeChecksRunOut", testCodeChecksRunOut},
 	{"CheckCodeVerifiesIdentifier", testCheckCodeVerifiesIdentifier},
 	{"CheckCodeConcurrent", testCheckCodeConcurrent},
@@ -271,6 +273,56 @@ func testNewFlowKeepsCooldown(t *testing.T, db *sqlstore.DB) {
 	mustIssue(t, db, issue(a.ID, monban.PurposeSignIn, monban.ChannelEmail, "a@example.jp", "333333", at(5*time.Second)))
 	mustIssue(t, db, issue(a.ID, monban.PurposeVerifyEmail, monban.ChannelEmail, "b@example.jp", "444444", at(5*time.Second)))
 	mustIssue(t, db, issue(a.ID, monban.PurposeVerifyEmail, monban.ChannelEmail, "a@example.jp", "555555", at(30*time.Second)))
+}
+
+// A voice call right after an SMS to the same number is another way in,
+// not a resend: the cooldown is counted per channel.
+func testCooldownPerChannel(t *testing.T, db *sqlstore.DB) {
+	a := mustCreateAccount(t, db, t0)
+	sms := issue(a.ID, monban.PurposeVerifyPhone, monban.ChannelSMS, "+819012345678", "111111", t0)
+	mustIssue(t, db, sms)
+	wantRateLimited(t, db.IssueCode(ctx, issue(a.ID, monban.PurposeVerifyPhone, monban.ChannelSMS, "+819012345678", "222222", at(time.Second))),
+		"code.resend_cooldown", sms.NewFlow.NextSendAt)
+	mustIssue(t, db, issue(a.ID, monban.PurposeVerifyPhone, monban.ChannelVoice, "+819012345678", "333333", at(time.Second)))
+	wantRateLimited(t, db.IssueCode(ctx, issue(a.ID, monban.PurposeVerifyPhone, monban.ChannelVoice, "+819012345678", "444444", at(2*time.Second))),
+		"code.resend_cooldown", at(31*time.Second))
+}
+
+// sentIssue is issue with its message already accepted by a provider, so
+// that a receipt can fail it.
+func sentIssue(accountID string, purpose monban.Purpose, ch monban.Channel, dest, code string, now time.Time) monban.CodeIssue {
+	in := issue(accountID, purpose, ch, dest, code, now)
+	in.Message.Status, in.Message.SentAt = monban.MessageSent, now
+	return in
+}
+
+func failMessage(t *testing.T, db *sqlstore.DB, id string, now time.Time) {
+	t.Helper()
+	if ok, err := db.ApplyReceipt(ctx, "", "", id, monban.MessageFailed, "absent subscriber", now); err != nil || !ok {
+		t.Fatalf("fail %s: applied %v, %v", id, ok, err)
+	}
+}
+
+// A message the carrier reported failed frees its channel at once: the
+// flow may resend before its cooldown, and a new flow is not held back. A
+// resend that went out holds the cooldown again.
+func testFailedFreesChannel(t *testing.T, db *sqlstore.DB) {
+	a := mustCreateAccount(t, db, t0)
+	in := sentIssue(a.ID, monban.PurposeSignIn, monban.ChannelSMS, "+819012345678", "111111", t0)
+	mustIssue(t, db, in)
+	wantRateLimited(t, db.IssueCode(ctx, resend(in, "222222", 1, at(5*time.Second))), "code.resend_cooldown", in.NewFlow.NextSendAt)
+	failMessage(t, db, in.Message.ID, at(6*time.Second))
+	r := resend(in, "222222", 1, at(7*time.Second))
+	mustIssue(t, db, r)
+	// The resend is queued, not failed: its cooldown holds.
+	wantRateLimited(t, db.IssueCode(ctx, resend(in, "333333", 2, at(8*time.Second))), "code.resend_cooldown", r.NextSendAt)
+
+	other := sentIssue(a.ID, monban.PurposeNewDevice, monban.ChannelSMS, "+819012345678", "444444", t0)
+	mustIssue(t, db, other)
+	again := issue(a.ID, monban.PurposeNewDevice, monban.ChannelSMS, "+819012345678", "555555", at(5*time.Second))
+	wantRateLimited(t, db.IssueCode(ctx, again), "code.resend_cooldown", other.NewFlow.NextSendAt)
+	failMessage(t, db, other.Message.ID, at(6*time.Second))
+	mustIssue(t, db, issue(a.ID, monban.PurposeNewDevice, monban.ChannelSMS, "+819012345678", "666666", at(7*time.Second)))
 }
 
 func testCodeChecksRunOut(t *testing.T, db *sqlstore.DB) {

@@ -2,6 +2,7 @@ package twostep
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,8 +64,23 @@ func (s *Service) linkMessages(ctx context.Context, p *Pending, l Link, expires 
 		return nil, nil, nil
 	}
 	params := map[string]string{"device": account.DeviceLabel(p.UserAgent), "ip": p.IP, "until": expires.UTC().Format(time.RFC3339)}
-	return s.notices.Compose(ctx, p.AccountID, monban.TopicSignInApproval, params,
+	n, msgs, err := s.notices.Compose(ctx, p.AccountID, monban.TopicSignInApproval, params,
 		notices.Options{Private: map[string]string{"approve_url": s.LinkURL(l)}})
+	if err != nil {
+		return nil, nil, err
+	}
+	// A channel whose code did not arrive never carries the fallback: no
+	// link by SMS to the phone that just failed.
+	r, err := s.Reach(ctx, p)
+	if err != nil || r == nil || !r.Undelivered {
+		return n, msgs, err
+	}
+	by := map[string]bool{}
+	for _, c := range r.ApprovalBy {
+		by[c.Value] = true
+	}
+	msgs = slices.DeleteFunc(msgs, func(m *monban.Message) bool { return !by[m.Destination] })
+	return n, msgs, nil
 }
 
 // Prompt is one open approve-or-deny question.

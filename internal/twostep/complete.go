@@ -19,7 +19,8 @@ type Finish struct {
 }
 
 // StartCode sends a code for the held sign-in to the account's verified
-// email address or phone (way "email" or "sms") and returns the flow.
+// email address or phone (way "email", "sms" or "voice") and returns the
+// flow.
 func (s *Service) StartCode(ctx context.Context, f Finish, way string) (*monban.Flow, error) {
 	p, err := s.Open(ctx, f.ID, f.Secret)
 	if err != nil {
@@ -28,7 +29,7 @@ func (s *Service) StartCode(ctx context.Context, f Finish, way string) (*monban.
 	if err := usable(p, way); err != nil {
 		return nil, err
 	}
-	if way != WaySMS && way != WayEmail {
+	if way != WaySMS && way != WayEmail && way != WayVoice {
 		return nil, monban.Errorf(monban.EInvalid, "signin.way_unavailable").WithField("method")
 	}
 	ids, err := s.store.IdentifiersByAccount(ctx, p.AccountID)
@@ -48,6 +49,9 @@ func (s *Service) StartCode(ctx context.Context, f Finish, way string) (*monban.
 		}
 		if way == WaySMS && id.Kind == monban.KindPhone {
 			in.Channel, in.Destination = monban.ChannelSMS, id.Value
+		}
+		if way == WayVoice && id.Kind == monban.KindPhone {
+			in.Channel, in.Destination = monban.ChannelVoice, id.Value
 		}
 	}
 	if in.Destination == "" {
@@ -83,8 +87,11 @@ func (s *Service) VerifyCode(ctx context.Context, f Finish, code string) (*accou
 		return nil, err
 	}
 	way := WaySMS
-	if flow.Channel == monban.ChannelEmail {
+	switch flow.Channel {
+	case monban.ChannelEmail:
 		way = WayEmail
+	case monban.ChannelVoice:
+		way = WayVoice
 	}
 	return s.complete(ctx, p, f, way)
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,6 +53,7 @@ type Factors interface {
 type Codes interface {
 	Start(ctx context.Context, in codes.StartInput) (*monban.Flow, error)
 	Verify(ctx context.Context, flowID, accountID, code string) (*monban.Flow, error)
+	Facts(ctx context.Context, flowID, accountID string, contacts []codes.Contact) (codes.Facts, error)
 }
 
 // Notices composes the message that carries the one-time approval link
@@ -145,6 +147,7 @@ var _ account.Gate = (*Service)(nil)
 // Ways to finish a held sign-in.
 const (
 	WaySMS      = "sms"
+	WayVoice    = "voice" // the code read out by a call to the verified phone
 	WayEmail    = "email"
 	WayTOTP     = "totp"
 	WayPasskey  = "passkey"
@@ -157,7 +160,7 @@ const (
 const MethodTrustedDevice = "device"
 
 // Methods recorded on the session (RFC 8176 where one fits).
-var wayMethod = map[string]string{WaySMS: "sms", WayEmail: "email", WayTOTP: "otp", WayPasskey: "hwk",
+var wayMethod = map[string]string{WaySMS: "sms", WayVoice: "tel", WayEmail: "email", WayTOTP: "otp", WayPasskey: "hwk",
 	WayApproval: "approval", WayRecovery: "recovery_code"}
 
 func (s *Service) secret() (string, []byte, error) {
@@ -265,7 +268,7 @@ func (s *Service) ways(ctx context.Context, accountID, reason string) ([]string,
 		case monban.KindEmail:
 			out = append(out, WayEmail)
 		case monban.KindPhone:
-			out = append(out, WaySMS)
+			out = append(out, WaySMS, WayVoice)
 		}
 	}
 	out = append(out, WayApproval)
@@ -301,6 +304,13 @@ func (s *Service) Open(ctx context.Context, id, secret string) (*Pending, error)
 	ways, err := s.ways(ctx, p.AccountID, p.Reason)
 	if err != nil {
 		return nil, err
+	}
+	// Approval is a way only while another device is signed in: otherwise
+	// the page would wait for nobody.
+	if n, err := s.approvers(ctx, p); err != nil {
+		return nil, err
+	} else if n == 0 {
+		ways = slices.DeleteFunc(ways, func(w string) bool { return w == WayApproval })
 	}
 	return &Pending{PendingSignIn: p, State: p.StateAt(s.clock.Now()), Ways: ways}, nil
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
-	"github.com/monban-dev/monban/internal/identifier"
 )
 
 // CodeService is what the pages and the API need of the code engine.
@@ -17,12 +16,9 @@ type CodeService interface {
 	Resend(ctx context.Context, flowID, accountID, ip string) (*monban.Flow, error)
 	Verify(ctx context.Context, flowID, accountID, code string) (*monban.Flow, error)
 	Status(ctx context.Context, flowID, accountID string) (*codes.Status, error)
+	Reach(ctx context.Context, flowID, accountID string, contacts []codes.Contact) (*codes.Reach, error)
 	Config() codes.Config
 }
-
-// notDeliveredAfter is how long an SMS may stay merely "sent" before the
-// page offers the other ways in first.
-const notDeliveredAfter = 2 * time.Minute
 
 // flowView is what the code pages and the API show of a flow.
 type flowView struct {
@@ -40,6 +36,7 @@ type flowView struct {
 	CanResend     bool
 	OfferOthers   bool
 	Alternatives  []alternative
+	Reach         *codes.Reach
 }
 
 // alternative is another way to finish what the flow was for.
@@ -56,18 +53,6 @@ type alternative struct {
 	Confirm bool
 }
 
-// undelivered reports whether a message is known not to have arrived, or
-// has been "sent" without a delivery report for too long.
-func undelivered(m *monban.Message, now time.Time) bool {
-	switch m.Status {
-	case monban.MessageFailed, monban.MessageAbandoned, monban.MessageExpired:
-		return true
-	case monban.MessageSent:
-		return m.Channel != monban.ChannelEmail && !m.SentAt.IsZero() && now.Sub(m.SentAt) >= notDeliveredAfter
-	}
-	return false
-}
-
 func (s *Server) flowView(ctx context.Context, st *codes.Status, cur *account.Current, lang string) (*flowView, error) {
 	now := s.clock.Now()
 	cfg := s.codes.Config()
@@ -79,14 +64,28 @@ func (s *Server) flowView(ctx context.Context, st *codes.Status, cur *account.Cu
 	v.NextSendLocal = localClock(lang, st.NextSendAt)
 	if len(st.Messages) > 0 {
 		v.Last = &st.Messages[0]
-		v.OfferOthers = undelivered(v.Last, now)
 	}
-	alts, err := s.alternatives(ctx, f, cur)
+	ov, err := s.accounts.Overview(ctx, cur)
 	if err != nil {
 		return nil, err
 	}
-	v.Alternatives = alts
+	reach, err := s.codes.Reach(ctx, f.ID, cur.Account.ID, contactsOf(ov.Identifiers))
+	if err != nil {
+		return nil, err
+	}
+	v.Reach, v.OfferOthers = reach, reach.Undelivered
+	v.Alternatives = alternatives(reach)
 	return v, nil
+}
+
+func contactsOf(ids []monban.Identifier) []codes.Contact {
+	var out []codes.Contact
+	for _, id := range ids {
+		if id.Kind == monban.KindEmail || id.Kind == monban.KindPhone {
+			out = append(out, codes.Contact{Kind: id.Kind, Value: id.Value, Verified: id.Verified})
+		}
+	}
+	return out
 }
 
 // localClock shows a time of day in Japan time, as people read it on the page.
@@ -100,34 +99,27 @@ func localClock(lang string, t time.Time) string {
 	return t.In(tokyo).Format("15:04 MST")
 }
 
-// alternatives lists the other channels bound to the account that can do
-// what the flow was for: a voice call instead of SMS for the same number,
-// the email address, or SMS when the flow used email.
-func (s *Server) alternatives(ctx context.Context, f *monban.Flow, cur *account.Current) ([]alternative, error) {
-	ov, err := s.accounts.Overview(ctx, cur)
-	if err != nil {
-		return nil, err
-	}
+// alternatives are the verification page's forms for the channel ways
+// codes.Ways found: a voice call (or SMS) to the number being verified
+// starts at once; the other contact shows its confirm page first.
+func alternatives(r *codes.Reach) []alternative {
 	var out []alternative
-	if f.Channel == monban.ChannelSMS {
-		out = append(out, alternative{Channel: "voice", Masked: identifier.MaskPhone(f.Destination), LabelKey: "alt.voice",
-			HintKey: "alt.voice_hint", Action: "/verify/start", Fields: map[string]string{"kind": "phone", "channel": "voice"}})
-	}
-	if f.Channel == monban.ChannelVoice {
-		out = append(out, alternative{Channel: "sms", Masked: identifier.MaskPhone(f.Destination), LabelKey: "alt.sms",
-			HintKey: "alt.sms_hint", Action: "/verify/start", Fields: map[string]string{"kind": "phone", "channel": "sms"}})
-	}
-	for _, id := range ov.Identifiers {
-		switch {
-		case id.Kind == monban.KindEmail && f.Channel != monban.ChannelEmail && !id.Verified:
-			out = append(out, alternative{Channel: "email", Masked: identifier.MaskEmail(id.Value), LabelKey: "alt.email",
-				HintKey: "alt.email_hint", Action: "/verify/confirm", Fields: map[string]string{"kind": "email"}, Confirm: true})
-		case id.Kind == monban.KindPhone && f.Channel == monban.ChannelEmail && !id.Verified:
-			out = append(out, alternative{Channel: "sms", Masked: identifier.MaskPhone(id.Value), LabelKey: "alt.sms",
-				HintKey: "alt.sms_hint", Action: "/verify/confirm", Fields: map[string]string{"kind": "phone"}, Confirm: true})
+	for _, w := range r.Ways {
+		if w.Target == "" {
+			continue
 		}
+		a := alternative{Channel: w.Kind, Masked: w.Masked, LabelKey: "alt." + w.Kind, HintKey: "alt." + w.Kind + "_hint"}
+		switch {
+		case w.Target == monban.KindPhone && r.Channel != monban.ChannelEmail:
+			a.Action, a.Fields = "/verify/start", map[string]string{"kind": "phone", "channel": w.Kind}
+		case w.Kind == codes.WayVoice:
+			continue // a phone still to verify is offered by SMS first, from its confirm page
+		default:
+			a.Action, a.Fields, a.Confirm = "/verify/confirm", map[string]string{"kind": string(w.Target)}, true
+		}
+		out = append(out, a)
 	}
-	return out, nil
+	return out
 }
 
 // verifyTarget finds the unverified identifier of kind, for a verify flow.

@@ -43,15 +43,17 @@ func (s *Server) signinVerifyView(w http.ResponseWriter, r *http.Request, f twos
 		d.Ways = append(d.Ways, verifyWay{Way: way, LabelKey: wayLabel(way)})
 		d.Has[way] = true
 	}
-	if p.FlowID != "" {
-		st, err := s.codes.Status(r.Context(), p.FlowID, p.AccountID)
-		if err != nil {
-			return nil, err
+	reach, err := s.twostep.Reach(r.Context(), p)
+	if err != nil {
+		return nil, err
+	}
+	if reach != nil {
+		cfg := s.codes.Config()
+		d.Code = &flowView{FlowID: reach.FlowID, Channel: reach.Channel, Masked: reach.Masked, Reach: reach}
+		if f, ferr := s.codes.Status(r.Context(), reach.FlowID, p.AccountID); ferr == nil {
+			d.Code.Digits = cfg.DigitsFor(f.Flow.Purpose)
 		}
-		d.Code = &flowView{FlowID: st.Flow.ID, Channel: st.Flow.Channel, Masked: st.Masked, Digits: st.Digits}
-		if len(st.Messages) > 0 {
-			d.Code.Last = &st.Messages[0]
-		}
+		v.Reach = s.reachView(v.Lang, "/signin/verify/status", "#ways-box", reach)
 	}
 	v.Data = d
 	return v, nil
@@ -177,7 +179,15 @@ func (s *Server) pageSigninVerifyStatus(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	lang := s.cat.Lang(r)
-	return writeJSON(w, http.StatusOK, map[string]any{"state": p.State, "text": s.cat.T(lang, stateKeys[p.State], nil)})
+	out := map[string]any{"state": p.State, "text": s.cat.T(lang, stateKeys[p.State], nil)}
+	reach, err := s.twostep.Reach(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	if reach != nil {
+		out = mergeParams(s.reachJSON(lang, reach), out)
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // pageSigninVerifyComplete finishes a sign-in a trusted session approved.

@@ -13,6 +13,7 @@ import (
 	"github.com/boombuler/barcode/qr"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/transfer"
 )
 
@@ -346,7 +347,8 @@ func (s *Server) waysView(w http.ResponseWriter, r *http.Request) (*View, error)
 	if tv.Code != nil && len(tv.Code.Messages) > 0 {
 		m := &tv.Code.Messages[0]
 		p.LastStatus = string(m.Status)
-		p.Failed = undelivered(m, s.clock.Now())
+		d, _ := codes.DeliveryOf(m, s.clock.Now())
+		p.Failed = d == codes.DeliveryFailed || d == codes.DeliveryNotDelivered
 	}
 	if tv.Grant != nil {
 		p.GrantLeft = remaining(v.Lang, tv.Grant.ExpiresAt.Sub(s.clock.Now()))

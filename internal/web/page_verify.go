@@ -118,6 +118,7 @@ func (s *Server) verifyPageView(w http.ResponseWriter, r *http.Request, cur *acc
 		return nil, nil, err
 	}
 	v.Data = fv
+	v.Reach = s.reachView(v.Lang, "/verify/"+fv.FlowID+"/status", "/verify/"+fv.FlowID+"/help", fv.Reach)
 	return v, fv, nil
 }
 
@@ -203,18 +204,15 @@ func (s *Server) pageVerifyStatus(w http.ResponseWriter, r *http.Request) error 
 	if cur == nil {
 		return monban.Errorf(monban.EUnauthorized, "session.invalid")
 	}
-	st, err := s.codes.Status(r.Context(), r.PathValue("id"), cur.Account.ID)
+	ov, err := s.accounts.Overview(r.Context(), cur)
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"status": "", "status_text": "", "offer_others": false, "completed": !st.Flow.CompletedAt.IsZero()}
-	if len(st.Messages) > 0 {
-		m := &st.Messages[0]
-		out["status"] = string(m.Status)
-		out["status_text"] = s.cat.T(s.cat.Lang(r), "status."+string(m.Status), nil)
-		out["offer_others"] = undelivered(m, s.clock.Now())
+	reach, err := s.codes.Reach(r.Context(), r.PathValue("id"), cur.Account.ID, contactsOf(ov.Identifiers))
+	if err != nil {
+		return err
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, s.reachJSON(s.cat.Lang(r), reach))
 }
 
 func mergeParams(a, b map[string]any) map[string]any {

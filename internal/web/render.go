@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strings"
 	"time"
 )
 
@@ -51,12 +52,18 @@ func loadPages() (*pages, error) {
 		return nil, err
 	}
 	p := &pages{set: map[string]*template.Template{}}
+	// Files named "_x.html" are partials every page may include, e.g.
+	// {{template "reach" .}}.
+	partials, err := fs.Glob(templateFS, "templates/_*.html")
+	if err != nil {
+		return nil, err
+	}
 	for _, n := range names {
 		base := path.Base(n)
-		if base == "layout.html" {
+		if base == "layout.html" || strings.HasPrefix(base, "_") {
 			continue
 		}
-		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, append([]string{"templates/layout.html", n}, partials...)...)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", n, err)
 		}
@@ -81,6 +88,7 @@ type View struct {
 	Status    int
 	Form      url.Values
 	Data      any
+	Reach     *reachView // a code page's "where is my code" (partial "reach")
 }
 
 // T translates a key for the page's language.
