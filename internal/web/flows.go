@@ -91,13 +91,7 @@ func (s *Server) flowView(ctx context.Context, st *codes.Status, cur *account.Cu
 
 // localClock shows a time of day in Japan time, as people read it on the page.
 func localClock(lang string, t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	if lang == "ja" {
-		return t.In(tokyo).Format("15:04")
-	}
-	return t.In(tokyo).Format("15:04 MST")
+	return nextTry(lang, t, time.Time{})
 }
 
 // alternatives lists the other channels bound to the account that can do

@@ -47,7 +47,7 @@ func (s *Server) pageSupportSubmit(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		e := s.problemOf(r, err)
 		setRetryAfter(w, e, s.clock.Now())
-		v.Error, v.ErrField = v.T(e.Key, withRetryTime(e, v.Lang)), e.Field
+		v.Error, v.ErrField = v.T(e.Key, s.withRetryTime(e, v.Lang)), e.Field
 		for _, k := range []string{"identifier", "contact", "category", "platform", "device", "description"} {
 			v.Form.Set(k, f.Get(k))
 		}

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"path"
 	"time"
+
+	"github.com/monban-dev/monban/internal/humantime"
 )
 
 //go:embed templates/*.html
@@ -24,26 +26,14 @@ type pages struct {
 }
 
 var pageFuncs = template.FuncMap{
-	"fmtTime": func(lang string, t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		// Pages show Japan time: the service's users are in Japan first.
-		jst := t.In(tokyo)
-		if lang == "ja" {
-			return jst.Format("2006年1月2日 15:04")
-		}
-		return jst.Format("2 Jan 2006 15:04 MST")
-	},
+	// Pages show Japan time: the service's users are in Japan first.
+	"fmtTime": humantime.Date,
 }
 
-var tokyo = func() *time.Location {
-	l, err := time.LoadLocation("Asia/Tokyo")
-	if err != nil {
-		return time.FixedZone("JST", 9*3600)
-	}
-	return l
-}()
+var tokyo = humantime.Zone
+
+// nextTry prints a next allowed try, rounded up (humantime.NextTry).
+var nextTry = humantime.NextTry
 
 func loadPages() (*pages, error) {
 	names, err := fs.Glob(templateFS, "templates/*.html")
@@ -98,6 +88,10 @@ func (v *View) T(key string, params ...any) string {
 	}
 	return v.s.cat.T(v.Lang, key, m)
 }
+
+// NextTry shows when something is allowed again (a limit, a lock, a
+// resend), rounded up as humantime.RetryAt: the same moment as retry_at.
+func (v *View) NextTry(t time.Time) string { return humantime.NextTry(v.Lang, t, v.s.clock.Now()) }
 
 // Title is the page title.
 func (v *View) Title() string { return v.T(v.TitleKey) + " — " + v.s.cfg.ServiceName }
