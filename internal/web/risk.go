@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/monban-dev/monban"
-	"github.com/monban-dev/monban/internal/humantime"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/factors"
+	"github.com/monban-dev/monban/internal/humantime"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/risk"
 )
