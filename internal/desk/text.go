@@ -10,7 +10,7 @@ var labels = map[string]map[string]string{
 	"ja": {
 		"status.open": "対応中", "status.waiting": "お客様からのご返信待ち", "status.resolved": "解決済み", "status.closed": "終了",
 		"category.locked": "アカウントがロック・停止された", "category.code_not_arriving": "確認コードが届かない",
-		"category.transfer": "機種変更・引き継ぎ", "category.takeover": "乗っ取られた", "category.cant_sign_in": "サインインできない",
+		"category.transfer": "機種変更・引き継ぎ", "category.takeover": "乗っ取られた", "category.cant_sign_in": "ログインできない",
 	},
 	"en": {
 		"status.open": "being handled", "status.waiting": "waiting for your reply", "status.resolved": "resolved", "status.closed": "closed",
@@ -38,7 +38,7 @@ func langOf(l string) string {
 // ReplyTemplates are the canned replies agents pick, by name, in ja and en.
 var ReplyTemplates = map[string]map[string]string{
 	"unlocked": {
-		"ja": "ご不便をおかけしました。アカウントのロックを解除しました。いつもの方法でサインインしてください。サポートがパスワードを尋ねることはありません。",
+		"ja": "ご不便をおかけしました。アカウントのロックを解除しました。いつもの方法でログインしてください。サポートがパスワードを尋ねることはありません。",
 		"en": "Sorry for the trouble. We have lifted the lock on your account: please sign in as usual. Support never asks for your password.",
 	},
 	"need_info": {
