@@ -43,10 +43,10 @@ func loadPages() (*pages, error) {
 	p := &pages{set: map[string]*template.Template{}}
 	for _, n := range names {
 		base := path.Base(n)
-		if base == "layout.html" {
-			continue
+		if base == "layout.html" || base[0] == '_' {
+			continue // the layout and the partials every page shares
 		}
-		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", n, err)
 		}
@@ -71,6 +71,7 @@ type View struct {
 	Status    int
 	Form      url.Values
 	Data      any
+	HumanURL  string // the support form for "None of these work", set by render
 }
 
 // T translates a key for the page's language.
@@ -130,6 +131,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		s.writeProblem(w, r, fmt.Errorf("no page %q", name))
 		return
 	}
+	v.HumanURL = s.humanURL(name, v, status)
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
 		s.log.ErrorContext(r.Context(), "render", "page", name, "err", err)
