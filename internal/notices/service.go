@@ -64,7 +64,7 @@ type topicRule struct {
 
 var rules = map[string]topicRule{
 	monban.TopicAccountLocked:      {sms: true, optional: []string{"until"}, times: []string{"until"}},
-	monban.TopicAccountUnlocked:    {sms: true},
+	monban.TopicAccountUnlocked:    {sms: true, optional: []string{"how"}}, // how=rollback: monban's own mistake
 	monban.TopicSignInNewDevice:    {optional: []string{"device", "ip"}},
 	monban.TopicContactChanged:     {sms: true, optional: []string{"kind", "restore_url"}},
 	monban.TopicFactorChanged:      {sms: true, optional: []string{"factor"}},
