@@ -133,7 +133,7 @@ func (j *j2) mistypedNumber(t *testing.T) {
 	ph.shot("corrected-shown-back")
 	ph.follow("#confirm-phone")
 	ph.expectPage("/transfer/ways", "ja", j2Ways)
-	expectText(t, ph, "#way-approval", "サインイン中のほかの端末")
+	expectText(t, ph, "#way-approval", "ログイン中のほかの端末")
 	ph.shot("ways")
 }
 

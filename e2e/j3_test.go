@@ -128,7 +128,7 @@ func TestJ3RiskLock(t *testing.T) {
 	c.expectPage("/locked", "ja", "確認が済むまでアカウントをロックしています")
 	expectText(t, c, "#lock-reason", "アカウントの情報が一致しませんでした")
 	expectText(t, c, "#way-support", "サポートに連絡する")
-	expectText(t, c, "#ways-out", "サインイン不要")
+	expectText(t, c, "#ways-out", "ログイン不要")
 	if n := c.count("#way-code, #way-password, #way-reset, #way-second"); n != 0 {
 		t.Errorf("a review lock offers %d self-service ways", n)
 	}

@@ -52,7 +52,7 @@ const (
 	j4User  = "sakura_j4"
 	j4Email = "sakura.j4@example.jp"
 	// j4Verify is the heading of the second-step page.
-	j4Verify = "サインインまであと1ステップ"
+	j4Verify = "ログインまであと1ステップ"
 )
 
 type j4 struct {
@@ -116,7 +116,7 @@ func (j *j4) signIn(name string) *tab {
 // with the 6-digit code emailed to the verified address.
 func (j *j4) newDeviceCode(t *testing.T) {
 	nb := j.signIn("new")
-	expectText(t, nb, "#reason", "この端末からこのアカウントにサインインするのは初めてです")
+	expectText(t, nb, "#reason", "この端末からこのアカウントにログインするのは初めてです")
 	for _, way := range []string{"#send-email", "#ask-approval"} {
 		if nb.count(way) != 1 {
 			t.Errorf("second-step page lacks %s", way)
@@ -160,14 +160,14 @@ func (j *j4) approveFromTrustedSession(t *testing.T) {
 
 	prompt := j.waitForPrompt("owner-sees-prompt")
 	expectText(t, j.owner, prompt, "127.0.0.1")
-	expectText(t, j.owner, prompt, "サインインしようとしているのはあなたですか？")
+	expectText(t, j.owner, prompt, "ログインしようとしているのはあなたですか？")
 	link := j.approvalLink(1)
 	if !strings.HasPrefix(link, j.srv.URL+"/approve/") {
 		t.Errorf("emailed approval link %q, want %s/approve/…", link, j.srv.URL)
 	}
 	j.owner.follow(prompt + " button.approve")
 	j.owner.expectPage("/account/security", "ja", "セキュリティと2段階認証")
-	expectText(t, j.owner, "#notice", "サインインを承認しました")
+	expectText(t, j.owner, "#notice", "ログインを承認しました")
 	j.owner.shot("owner-approved")
 
 	wb.do("the waiting page goes on", chromedp.WaitVisible(chromedp.CSS("#identifiers")))

@@ -333,3 +333,10 @@ func (s *Service) Reach(ctx context.Context, flowID, accountID string, contacts 
 	r := Ways(fs, s.clock.Now())
 	return &r, nil
 }
+
+// Undelivered reports whether a message is known not to have reached the
+// person at now: failed, or not delivered in time.
+func Undelivered(m *monban.Message, now time.Time) bool {
+	d, _ := DeliveryOf(m, now)
+	return d == DeliveryFailed || d == DeliveryNotDelivered
+}

@@ -13,7 +13,7 @@ import (
 func noticeParams(extra map[string]any) map[string]any {
 	p := map[string]any{"ref": "MB-7K3Q-9D2F", "check_url": "https://id.example.jp/check", "site": "id.example.jp",
 		"sent_at": "2026年3月14日 15:09（日本時間）", "until": "", "device": "", "ip": "", "kind": "", "restore_url": "",
-		"factor": "", "case_ref": "", "status": "", "status_url": "", "approve_url": approveURL, "disabled": ""}
+		"factor": "", "case_ref": "", "status": "", "status_url": "", "approve_url": approveURL, "disabled": "", "how": ""}
 	for k, v := range extra {
 		p[k] = v
 	}
@@ -32,7 +32,7 @@ func TestRenderEveryNotice(t *testing.T) {
 		for _, lang := range []string{"ja", "en"} {
 			for _, extra := range []map[string]any{nil, {"until": "3月15日", "device": "iPhone", "ip": "192.0.2.1",
 				"kind": "phone", "restore_url": "https://id.example.jp/restore/tok", "factor": "TOTP",
-				"case_ref": "C-1234", "status": "answered", "status_url": "https://id.example.jp/cases/x"}} {
+				"case_ref": "C-1234", "status": "answered", "status_url": "https://id.example.jp/cases/x", "how": "rollback"}} {
 				for _, ch := range []monban.Channel{monban.ChannelEmail, monban.ChannelSMS} {
 					m := &monban.Message{ID: "msg_1", Template: "notice." + topic, Lang: lang, Channel: ch}
 					out, err := r.Render(m, noticeParams(extra))
@@ -86,6 +86,33 @@ func TestRenderEveryNotice(t *testing.T) {
 					}
 					if strings.Contains(strings.ToLower(all), "/signin") {
 						t.Errorf("%s: links to sign-in", what)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestUnlockAfterRollbackApologises: an unlock after a faulty rule was
+// rolled back says, in every channel and language, that the lock was the
+// service's mistake, apologises and that nothing is needed; a plain unlock
+// does not.
+func TestUnlockAfterRollbackApologises(t *testing.T) {
+	r := newRenderer(t)
+	want := map[string][]string{"ja": {"申し訳ありません", "誤り"}, "en": {"sorry", "by mistake"}}
+	nothing := map[string]string{"ja": "必要はありません", "en": "nothing"}
+	for _, lang := range []string{"ja", "en"} {
+		for _, ch := range []monban.Channel{monban.ChannelEmail, monban.ChannelSMS} {
+			for _, how := range []string{"rollback", ""} {
+				m := &monban.Message{ID: "msg_1", Template: "notice." + monban.TopicAccountUnlocked, Lang: lang, Channel: ch}
+				out, err := r.Render(m, noticeParams(map[string]any{"how": how}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				text := strings.ToLower(out.Subject + out.Text)
+				for _, w := range append(want[lang], nothing[lang]) {
+					if has := strings.Contains(text, strings.ToLower(w)); has != (how == "rollback") {
+						t.Errorf("%s %s how=%q: contains %q = %v:\n%s", lang, ch, how, w, has, out.Text)
 					}
 				}
 			}

@@ -90,7 +90,7 @@ func TestRenderExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "【monban】認証コード 123456（サインイン用・10分間有効）。他人に教えないでください。"; out.Text != want {
+	if want := "【monban】確認コード 123456（ログイン用・10分間有効）。他人に教えないでください。"; out.Text != want {
 		t.Errorf("ja SMS:\n got %s\nwant %s", out.Text, want)
 	}
 	out, err = r.Render(&monban.Message{Template: "code.new_device", Lang: "en-US", Channel: monban.ChannelSMS}, codeParams)

@@ -266,7 +266,7 @@ func TestSMTPConversation(t *testing.T) {
 		m                   *monban.Message
 		lang, subject, code string
 	}{
-		{ja, "ja", "【モンバン】認証コードのお知らせ（サインイン）", "482910"},
+		{ja, "ja", "【モンバン】確認コードのお知らせ（ログイン）", "482910"},
 		{en, "en", "Your モンバン code for sign-in", "193746"},
 	} {
 		stored := message(t, db, tt.m.ID)

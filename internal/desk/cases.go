@@ -27,6 +27,8 @@ type Request struct {
 	Device      string
 	Description string
 	Lang        string
+	Flow        string // where the person was when they asked (one of Flows, or "")
+	Failed      string // the channel that failed them there (one of FailedChannels, or "")
 	PoW         string // the solved proof-of-work challenge
 	IP          string
 	// AccountID is the account of the signed-in session filing, "" when
@@ -59,6 +61,12 @@ func cleanText(s string) string {
 func (s *Service) validate(r *Request) error {
 	if !slices.Contains(monban.CaseCategories, r.Category) {
 		return invalid("support.category_invalid", "category")
+	}
+	if r.Flow != "" && !slices.Contains(Flows, r.Flow) {
+		return invalid("support.context_invalid", "flow")
+	}
+	if r.Failed != "" && !slices.Contains(FailedChannels, r.Failed) {
+		return invalid("support.context_invalid", "failed")
 	}
 	if r.Platform != "" && r.Platform != "web" && r.Platform != "app" {
 		return invalid("support.platform", "platform")
@@ -123,6 +131,10 @@ func (s *Service) File(ctx context.Context, r Request) (*Filed, error) {
 		return nil, err
 	}
 	lang := langOf(r.Lang)
+	if ctx := Context(lang, r.Flow, r.Failed); ctx != "" {
+		// The agent sees where the person was stuck, first thing in the request.
+		r.Description = ctx + "\n\n" + r.Description
+	}
 	c := &monban.Case{ID: monban.NewID("cas"), Ref: monban.NewRef(), AccountID: accountID, MergeKey: mk,
 		Category: r.Category, Status: monban.CaseOpen, Lang: lang, Identifier: value, Contact: r.Contact,
 		Platform: r.Platform, Device: r.Device, Description: r.Description, Requests: 1, CreatedAt: now, UpdatedAt: now}

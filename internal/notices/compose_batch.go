@@ -21,6 +21,8 @@ type Batch struct {
 	rule  topicRule
 	now   time.Time
 	newID func(prefix string) string
+	// params are the same for every notice of the batch (set before the first Compose).
+	params map[string]string
 	// payload[lang] is the sealed JSON around the reference: before, after.
 	payload map[string][2][]byte
 }
@@ -38,12 +40,25 @@ func (s *Service) NewBatch(topic string, newID func(prefix string) string) (*Bat
 	return &Batch{s: s, topic: topic, rule: rule, now: s.clock.Now(), newID: newID, payload: map[string][2][]byte{}}, nil
 }
 
+// WithParams gives every notice of the batch the same parameters (for a
+// rollback's unlock: how=rollback). Call it before the first Compose.
+func (b *Batch) WithParams(p map[string]string) *Batch {
+	b.params = p
+	return b
+}
+
 // Compose builds the notice for accountID and the messages that carry it.
 func (b *Batch) Compose(accountID, lang string, ids []monban.Identifier) (*monban.Notice, []*monban.Message, error) {
 	if lang != "en" {
 		lang = "ja"
 	}
 	n := &monban.Notice{ID: b.newID("ntc"), Ref: b.s.newRef(), AccountID: accountID, Topic: b.topic, Lang: lang, CreatedAt: b.now}
+	if len(b.params) > 0 {
+		n.Params = make(map[string]string, len(b.params))
+		for k, v := range b.params {
+			n.Params[k] = v
+		}
+	}
 	body, err := b.body(n)
 	if err != nil {
 		return nil, nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/humantime"
 	"github.com/monban-dev/monban/internal/pacing"
 	"github.com/monban-dev/monban/internal/seal"
 )
@@ -64,7 +65,7 @@ type topicRule struct {
 
 var rules = map[string]topicRule{
 	monban.TopicAccountLocked:      {sms: true, optional: []string{"until"}, times: []string{"until"}},
-	monban.TopicAccountUnlocked:    {sms: true},
+	monban.TopicAccountUnlocked:    {sms: true, optional: []string{"how"}}, // how=rollback: monban's own mistake
 	monban.TopicSignInNewDevice:    {optional: []string{"device", "ip"}},
 	monban.TopicContactChanged:     {sms: true, optional: []string{"kind", "restore_url"}},
 	monban.TopicFactorChanged:      {sms: true, optional: []string{"factor"}},
@@ -200,17 +201,9 @@ func (s *Service) payload(n *monban.Notice, rule topicRule, private map[string]s
 	return p
 }
 
-// jst is Japan time, in which notices print times (Japanese apps first).
-var jst = time.FixedZone("JST", 9*60*60)
-
-// FormatTime prints t for people in lang, in Japan time.
-func FormatTime(t time.Time, lang string) string {
-	t = t.In(jst)
-	if lang == "en" {
-		return t.Format("2 Jan 2006 15:04 MST")
-	}
-	return t.Format("2006年1月2日 15:04") + "（日本時間）"
-}
+// FormatTime prints t for people in lang, in Japan time, as every message
+// does (humantime is the one place times are formatted).
+func FormatTime(t time.Time, lang string) string { return humantime.DateZoned(lang, t) }
 
 // recipients picks an account's verified contacts for a topic.
 func recipients(ids []monban.Identifier, sms bool) []Recipient {

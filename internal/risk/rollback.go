@@ -197,6 +197,8 @@ func (s *Service) liftBatch(ctx context.Context, locks []monban.Lock, by string)
 		if err != nil {
 			return 0, err
 		}
+		// The rule was faulty: the notice says the lock was monban's mistake.
+		b.WithParams(map[string]string{"how": "rollback"})
 		now := s.d.Clock.Now()
 		lifts := make([]monban.LockLift, len(locks))
 		for i, l := range locks {

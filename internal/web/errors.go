@@ -9,6 +9,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
+	"github.com/monban-dev/monban/internal/humantime"
 )
 
 // ProblemTypePrefix begins every problem+json type URI; the rest is the
@@ -60,20 +61,20 @@ func (s *Server) problemOf(r *http.Request, err error) *monban.Error {
 func setRetryAfter(w http.ResponseWriter, e *monban.Error, now time.Time) {
 	switch {
 	case !e.RetryAt.IsZero():
-		secs := int(e.RetryAt.Sub(now).Round(time.Second) / time.Second)
-		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		w.Header().Set("Retry-After", strconv.Itoa(humantime.RetryAfter(e.RetryAt, now)))
 	case e.Code == monban.EUnavailable:
 		w.Header().Set("Retry-After", "5")
 	}
 }
 
-// withRetryTime adds the next allowed try, as a local time of day, to a
-// limit's message parameters: people are told when, not just "later".
-func withRetryTime(e *monban.Error, lang string) map[string]any {
+// withRetryTime adds the next allowed try, as a local time of day rounded
+// up (to the second under a minute), to a limit's message parameters:
+// people are told when, not just "later", and it is the retry_at moment.
+func (s *Server) withRetryTime(e *monban.Error, lang string) map[string]any {
 	if e.RetryAt.IsZero() {
 		return e.Params
 	}
-	return mergeParams(e.Params, map[string]any{"time": localClock(lang, e.RetryAt)})
+	return mergeParams(e.Params, map[string]any{"time": humantime.NextTry(lang, e.RetryAt, s.clock.Now())})
 }
 
 // writeProblem renders err as problem+json in the request's language.
@@ -83,11 +84,11 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	status := statusOf[e.Code]
 	p := Problem{
 		Type: ProblemTypePrefix + string(e.Code), Status: status, Code: string(e.Code),
-		Title: s.cat.T(lang, "problem."+string(e.Code), nil), Detail: s.cat.T(lang, e.Key, withRetryTime(e, lang)),
+		Title: s.cat.T(lang, "problem."+string(e.Code), nil), Detail: s.cat.T(lang, e.Key, s.withRetryTime(e, lang)),
 		Key: e.Key, Field: e.Field,
 	}
 	if !e.RetryAt.IsZero() {
-		t := e.RetryAt.UTC()
+		t := humantime.RetryAt(e.RetryAt, s.clock.Now()).UTC()
 		p.RetryAt = &t
 	}
 	setRetryAfter(w, e, s.clock.Now())
@@ -107,7 +108,7 @@ func (s *Server) writePageError(w http.ResponseWriter, r *http.Request, err erro
 	e := s.problemOf(r, err)
 	setRetryAfter(w, e, s.clock.Now())
 	v := s.view(w, r, "error.title")
-	v.Error = v.T(e.Key, withRetryTime(e, v.Lang))
+	v.Error = v.T(e.Key, s.withRetryTime(e, v.Lang))
 	v.Status = statusOf[e.Code]
 	s.render(w, r, v.Status, "error", v)
 }

@@ -90,13 +90,7 @@ func contactsOf(ids []monban.Identifier) []codes.Contact {
 
 // localClock shows a time of day in Japan time, as people read it on the page.
 func localClock(lang string, t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	if lang == "ja" {
-		return t.In(tokyo).Format("15:04")
-	}
-	return t.In(tokyo).Format("15:04 MST")
+	return nextTry(lang, t, time.Time{})
 }
 
 // alternatives are the verification page's forms for the channel ways

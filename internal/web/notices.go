@@ -32,7 +32,7 @@ type noticeView struct {
 
 func (s *Server) noticeView(lang string, n monban.Notice) noticeView {
 	v := noticeView{ID: n.ID, Ref: n.Ref, Topic: n.Topic, TopicLabel: s.topicLabel(lang, n.Topic),
-		Summary: s.cat.T(lang, "notice."+n.Topic, nil), Params: n.Params, CreatedAt: n.CreatedAt.UTC(), Read: !n.ReadAt.IsZero()}
+		Summary: s.cat.T(lang, noticeKey(n), nil), Params: n.Params, CreatedAt: n.CreatedAt.UTC(), Read: !n.ReadAt.IsZero()}
 	if v.Params == nil {
 		v.Params = map[string]string{}
 	}
@@ -89,4 +89,13 @@ func (s *Server) check(ctx context.Context, lang, input, ip string) (*checkAnswe
 	a.Message = s.cat.T(lang, "check.genuine", map[string]any{"ref": res.Ref, "date": pageFuncs["fmtTime"].(func(string, time.Time) string)(lang, res.SentAt),
 		"to": to, "topic": a.TopicLabel})
 	return a, nil
+}
+
+// noticeKey is the catalog key of a notice's summary: an unlock after a
+// faulty rule was rolled back says it was monban's mistake.
+func noticeKey(n monban.Notice) string {
+	if n.Topic == monban.TopicAccountUnlocked && n.Params["how"] == "rollback" {
+		return "notice.account.unlocked_rollback"
+	}
+	return "notice." + n.Topic
 }

@@ -38,7 +38,7 @@ func (s *Server) pageCheckInput(w http.ResponseWriter, r *http.Request, input st
 	if err != nil {
 		e := s.problemOf(r, err)
 		setRetryAfter(w, e, s.clock.Now())
-		v.Error, v.ErrField, status = v.T(e.Key, withRetryTime(e, v.Lang)), e.Field, statusOf[e.Code]
+		v.Error, v.ErrField, status = v.T(e.Key, s.withRetryTime(e, v.Lang)), e.Field, statusOf[e.Code]
 	}
 	v.Data = p
 	s.render(w, r, status, "check", v)

@@ -86,7 +86,7 @@ func (s *Server) deskView(w http.ResponseWriter, r *http.Request, title string, 
 func (s *Server) deskError(w http.ResponseWriter, r *http.Request, v *View, page string, err error) {
 	e := s.problemOf(r, err)
 	setRetryAfter(w, e, s.clock.Now())
-	v.Error, v.ErrField = v.T(e.Key, withRetryTime(e, v.Lang)), e.Field
+	v.Error, v.ErrField = v.T(e.Key, s.withRetryTime(e, v.Lang)), e.Field
 	s.render(w, r, statusOf[e.Code], page, v)
 }
 

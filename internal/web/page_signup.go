@@ -58,7 +58,7 @@ func (s *Server) formError(w http.ResponseWriter, r *http.Request, v *View, page
 		return err
 	}
 	setRetryAfter(w, e, s.clock.Now())
-	v.Error = v.T(e.Key, withRetryTime(e, v.Lang))
+	v.Error = v.T(e.Key, s.withRetryTime(e, v.Lang))
 	v.ErrField = e.Field
 	s.render(w, r, statusOf[e.Code], page, v)
 	return nil

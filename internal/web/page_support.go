@@ -12,6 +12,7 @@ import (
 type supportPage struct {
 	Categories []string
 	Filed      *desk.Filed
+	Context    string // where the person came from, in their words ("" if from nowhere)
 }
 
 // pageSupportNew shows the request form; ?category= preselects one (the
@@ -27,7 +28,22 @@ func (s *Server) pageSupportNew(w http.ResponseWriter, r *http.Request) error {
 	if id := r.URL.Query().Get("identifier"); len(id) <= 200 {
 		v.Form.Set("identifier", id)
 	}
-	v.Data = supportPage{Categories: monban.CaseCategories}
+	// A failure page's "None of these work" names the flow and the channel
+	// that failed: shown, sent back with the form and recorded in the case.
+	q := r.URL.Query()
+	if f := q.Get("flow"); slices.Contains(desk.Flows, f) {
+		v.Form.Set("flow", f)
+		if c := q.Get("failed"); slices.Contains(desk.FailedChannels, c) {
+			v.Form.Set("failed", c)
+		}
+		where := desk.ContextLabel(v.Lang, "flow."+f)
+		if c := v.Form.Get("failed"); c != "" {
+			v.Form.Set("description", v.T("support.prefill_failed", "where", where, "channel", desk.ContextLabel(v.Lang, "channel."+c)))
+		} else {
+			v.Form.Set("description", v.T("support.prefill", "where", where))
+		}
+	}
+	v.Data = supportPage{Categories: monban.CaseCategories, Context: desk.Context(v.Lang, v.Form.Get("flow"), v.Form.Get("failed"))}
 	s.render(w, r, http.StatusOK, "support_new", v)
 	return nil
 }
@@ -42,6 +58,7 @@ func (s *Server) pageSupportSubmit(w http.ResponseWriter, r *http.Request) error
 	f := r.PostForm
 	req := desk.Request{Identifier: f.Get("identifier"), Contact: f.Get("contact"), Category: f.Get("category"),
 		Platform: f.Get("platform"), Device: f.Get("device"), Description: f.Get("description"), Lang: v.Lang,
+		Flow: f.Get("flow"), Failed: f.Get("failed"),
 		PoW: f.Get("altcha"), IP: clientIP(r)}
 	// A signed-in session proves the account (a locked or expired one
 	// proves nothing: the request is filed as without sign-in).
@@ -52,11 +69,11 @@ func (s *Server) pageSupportSubmit(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		e := s.problemOf(r, err)
 		setRetryAfter(w, e, s.clock.Now())
-		v.Error, v.ErrField = v.T(e.Key, withRetryTime(e, v.Lang)), e.Field
-		for _, k := range []string{"identifier", "contact", "category", "platform", "device", "description"} {
+		v.Error, v.ErrField = v.T(e.Key, s.withRetryTime(e, v.Lang)), e.Field
+		for _, k := range []string{"identifier", "contact", "category", "platform", "device", "description", "flow", "failed"} {
 			v.Form.Set(k, f.Get(k))
 		}
-		v.Data = supportPage{Categories: monban.CaseCategories}
+		v.Data = supportPage{Categories: monban.CaseCategories, Context: desk.Context(v.Lang, f.Get("flow"), f.Get("failed"))}
 		s.render(w, r, statusOf[e.Code], "support_new", v)
 		return nil
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/codes"
+	"github.com/monban-dev/monban/internal/humantime"
 	"github.com/monban-dev/monban/internal/transfer"
 )
 
@@ -347,35 +348,13 @@ func (s *Server) waysView(w http.ResponseWriter, r *http.Request) (*View, error)
 	if tv.Code != nil && len(tv.Code.Messages) > 0 {
 		m := &tv.Code.Messages[0]
 		p.LastStatus = string(m.Status)
-		d, _ := codes.DeliveryOf(m, s.clock.Now())
-		p.Failed = d == codes.DeliveryFailed || d == codes.DeliveryNotDelivered
+		p.Failed = codes.Undelivered(m, s.clock.Now())
 	}
 	if tv.Grant != nil {
-		p.GrantLeft = remaining(v.Lang, tv.Grant.ExpiresAt.Sub(s.clock.Now()))
+		p.GrantLeft = humantime.Wait(v.Lang, tv.Grant.ExpiresAt.Sub(s.clock.Now()))
 	}
 	v.Data = p
 	return v, nil
-}
-
-// remaining says a duration in hours and minutes: "47時間59分".
-func remaining(lang string, d time.Duration) string {
-	d = d.Round(time.Minute)
-	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-	if lang == "ja" {
-		return itoa(h) + "時間" + itoa(m) + "分"
-	}
-	return itoa(h) + " h " + itoa(m) + " min"
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 // pageTransferWays offers every way to prove the transfer.

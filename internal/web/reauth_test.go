@@ -42,7 +42,7 @@ func TestReauthThrottled(t *testing.T) {
 		retry := h.clock.Now().Add(30 * time.Second)
 		before := h.snapshot()
 		for _, lang := range []string{"ja", "en"} {
-			at := retry.In(time.FixedZone("JST", 9*3600)).Format(map[string]string{"ja": "15:04", "en": "15:04 MST"}[lang])
+			at := retry.In(time.FixedZone("JST", 9*3600)).Format(map[string]string{"ja": "15:04:05", "en": "15:04:05 MST"}[lang]) // under a minute: to the second
 			want := cat.T(lang, "signin.throttled", map[string]any{"time": at})
 			r := api(goodPassword, lang).wantStatus(t, http.StatusTooManyRequests)
 			if p := r.problem(t); p.Key != "signin.throttled" || p.RetryAt == nil || !p.RetryAt.Equal(retry) || p.Detail != want {

@@ -271,7 +271,7 @@ func TestSignInThrottle(t *testing.T) {
 		known.wantStatus(t, http.StatusTooManyRequests)
 		p := known.problem(t)
 		retry := t0.Add(30 * time.Second)
-		wantTime := retry.In(time.FixedZone("JST", 9*3600)).Format("15:04")
+		wantTime := retry.In(time.FixedZone("JST", 9*3600)).Format("15:04:05") // under a minute: to the second
 		if p.Key != "signin.throttled" || p.RetryAt == nil || !p.RetryAt.Equal(retry) || !strings.Contains(p.Detail, wantTime+" 以降にお試しください") {
 			t.Fatalf("throttled answer %+v, want signin.throttled until %v (%s)", p, retry, wantTime)
 		}

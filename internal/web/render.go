@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"strings"
 	"time"
+
+	"github.com/monban-dev/monban/internal/humantime"
 )
 
 //go:embed templates/*.html
@@ -25,26 +26,14 @@ type pages struct {
 }
 
 var pageFuncs = template.FuncMap{
-	"fmtTime": func(lang string, t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		// Pages show Japan time: the service's users are in Japan first.
-		jst := t.In(tokyo)
-		if lang == "ja" {
-			return jst.Format("2006年1月2日 15:04")
-		}
-		return jst.Format("2 Jan 2006 15:04 MST")
-	},
+	// Pages show Japan time: the service's users are in Japan first.
+	"fmtTime": humantime.Date,
 }
 
-var tokyo = func() *time.Location {
-	l, err := time.LoadLocation("Asia/Tokyo")
-	if err != nil {
-		return time.FixedZone("JST", 9*3600)
-	}
-	return l
-}()
+var tokyo = humantime.Zone
+
+// nextTry prints a next allowed try, rounded up (humantime.NextTry).
+var nextTry = humantime.NextTry
 
 func loadPages() (*pages, error) {
 	names, err := fs.Glob(templateFS, "templates/*.html")
@@ -54,16 +43,12 @@ func loadPages() (*pages, error) {
 	p := &pages{set: map[string]*template.Template{}}
 	// Files named "_x.html" are partials every page may include, e.g.
 	// {{template "reach" .}}.
-	partials, err := fs.Glob(templateFS, "templates/_*.html")
-	if err != nil {
-		return nil, err
-	}
 	for _, n := range names {
 		base := path.Base(n)
-		if base == "layout.html" || strings.HasPrefix(base, "_") {
-			continue
+		if base == "layout.html" || base[0] == '_' {
+			continue // the layout and the partials every page shares
 		}
-		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, append([]string{"templates/layout.html", n}, partials...)...)
+		t, err := template.New("layout.html").Funcs(pageFuncs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", n, err)
 		}
@@ -89,6 +74,7 @@ type View struct {
 	Form      url.Values
 	Data      any
 	Reach     *reachView // a code page's "where is my code" (partial "reach")
+	HumanURL  string // the support form for "None of these work", set by render
 }
 
 // T translates a key for the page's language.
@@ -106,6 +92,10 @@ func (v *View) T(key string, params ...any) string {
 	}
 	return v.s.cat.T(v.Lang, key, m)
 }
+
+// NextTry shows when something is allowed again (a limit, a lock, a
+// resend), rounded up as humantime.RetryAt: the same moment as retry_at.
+func (v *View) NextTry(t time.Time) string { return humantime.NextTry(v.Lang, t, v.s.clock.Now()) }
 
 // Title is the page title.
 func (v *View) Title() string { return v.T(v.TitleKey) + " — " + v.s.cfg.ServiceName }
@@ -144,6 +134,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		s.writeProblem(w, r, fmt.Errorf("no page %q", name))
 		return
 	}
+	v.HumanURL = s.humanURL(name, v, status)
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, v); err != nil {
 		s.log.ErrorContext(r.Context(), "render", "page", name, "err", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/factors"
+	"github.com/monban-dev/monban/internal/humantime"
 	"github.com/monban-dev/monban/internal/identifier"
 	"github.com/monban-dev/monban/internal/risk"
 )
@@ -64,7 +65,7 @@ func (s *Server) lockView(ctx context.Context, l *monban.Lock, lang string) lock
 		SupportURL: supportURL}
 	if !l.ExpiresAt.IsZero() {
 		v.Until = l.ExpiresAt.UTC().Format(time.RFC3339)
-		v.UntilLocal = pageFuncs["fmtTime"].(func(string, time.Time) string)(lang, l.ExpiresAt)
+		v.UntilLocal = humantime.NextTry(lang, l.ExpiresAt, s.clock.Now()) // the lock lifts then: rounded up
 	}
 	for _, w := range l.WaysOut {
 		v.WaysOut = append(v.WaysOut, string(w))

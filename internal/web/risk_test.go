@@ -430,10 +430,10 @@ func TestAdminRollbackAPI(t *testing.T) {
 	eachDB(t, func(t *testing.T, h *harness) {
 		h.rules(strings.Replace(riskRules, "min_locks: 1000", "min_locks: 3", 1))
 		key, admin := h.hostKey(false), h.hostKey(true)
-		var ids []string
+		var ids, tokens []string
 		for _, name := range []string{"taro", "hanako", "jiro"} {
 			a := h.register(map[string]any{"username": name, "email": name + "@example.com", "password": goodPassword})
-			ids = append(ids, a.ID)
+			ids, tokens = append(ids, a.ID), append(tokens, a.Token)
 			h.signal(key, map[string]any{"account_id": a.ID, "type": "follow"}).wantStatus(t, http.StatusAccepted)
 		}
 		if n := h.count("SELECT COUNT(*) FROM locks WHERE lifted_at = 0 AND rule_id = 'faulty'"); n != 3 {
@@ -495,6 +495,22 @@ func TestAdminRollbackAPI(t *testing.T) {
 			}
 			if n := h.count("SELECT COUNT(*) FROM webhook_events WHERE account_id = ? AND type = 'account.unlocked'", id); n != 1 {
 				t.Errorf("%s: %d unlock webhook events", id, n)
+			}
+		}
+
+		// The unlock says it was the service's mistake, in the person's words.
+		for _, lang := range []string{"ja", "en"} {
+			var list struct {
+				Notices []struct{ Topic, Summary string }
+			}
+			decode(t, h.do(request{method: "GET", path: "/api/v1/notices", bearer: tokens[0], lang: lang}).wantStatus(t, http.StatusOK).body, &list)
+			want := catalog(t).T(lang, "notice.account.unlocked_rollback", nil)
+			found := false
+			for _, n := range list.Notices {
+				found = found || n.Topic == "account.unlocked" && n.Summary == want
+			}
+			if !found {
+				t.Errorf("%s: no apology in the message center: %+v", lang, list.Notices)
 			}
 		}
 
