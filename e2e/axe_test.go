@@ -22,7 +22,8 @@ import (
 // checked once per language per test binary, so the suite stays fast: in the
 // language the journey sees it (ja), and once more in English, in a second
 // tab of the same browser context (same cookies) asking for Accept-Language:
-// en, when the page was reached by GET and so can be asked for again.
+// en, when the page was got by GET (a link, or a form answered with a
+// redirect) and so can be asked for again.
 
 // axeDir holds the pinned axe-core; scripts/test installs it.
 const axeDir = "axe"
@@ -115,7 +116,7 @@ const axeRun = `(async () => {
 				n.html.slice(0, 160) + ' — ' + (n.failureSummary || '').replace(/\s+/g, ' ').slice(0, 240));
 		}
 	}
-	return out;
+	return JSON.stringify({rules: r.passes.length + r.violations.length + r.incomplete.length, found: out});
 })()`
 
 // a11y checks the page the tab shows, if its shape is new in its language;
@@ -188,11 +189,19 @@ func (tb *tab) axeCheck(ctx context.Context, path, lang string) {
 	if err != nil {
 		tb.b.t.Fatalf("tab %s: load axe-core into %s: %v", tb.name, path, err)
 	}
-	found, err := chromedp.Run(step, chromedp.Evaluate[[]string](axeRun, chromedp.EvalAwaitPromise))
+	res, err := chromedp.Run(step, chromedp.Evaluate[string](axeRun, chromedp.EvalAwaitPromise))
 	if err != nil {
 		tb.b.t.Fatalf("tab %s: axe.run on %s: %v", tb.name, path, err)
 	}
-	for _, f := range found {
+	var r struct {
+		Rules int
+		Found []string
+	}
+	if err := json.Unmarshal([]byte(res), &r); err != nil {
+		tb.b.t.Fatalf("tab %s: axe.run on %s: %v", tb.name, path, err)
+	}
+	tb.b.t.Logf("axe-core: %s (lang=%s): %d rules applied, %d critical or serious", pageShape(path), lang, r.Rules, len(r.Found))
+	for _, f := range r.Found {
 		tb.b.t.Errorf("accessibility: page %s (lang=%s): %s", path, lang, f)
 	}
 }
