@@ -30,7 +30,15 @@ func TestJapanesePagesSpeakJapanese(t *testing.T) {
 
 	taro := registerTaroOn(h, "taro-phone-speaks")
 	h.verifyContacts(taro.ID)
-	h.signInStatus("taro", goodPassword, "") // a new device: a code and a notice
+	// A sign-in from a new device: a code by email, then a notice.
+	r := h.do(request{method: "POST", path: "/api/v1/sessions", json: map[string]any{"identifier": "taro", "password": goodPassword}}).
+		wantStatus(t, http.StatusAccepted)
+	pending := r.object(t)["pending_signin"].(map[string]any)
+	in := "/api/v1/signins/" + pending["id"].(string)
+	h.do(request{method: "POST", path: in + "/code", json: map[string]any{"secret": pending["secret"], "method": "email"}}).
+		wantStatus(t, http.StatusAccepted)
+	h.do(request{method: "POST", path: in + "/verify", json: map[string]any{"secret": pending["secret"], "method": "email",
+		"code": h.sentCode("taro@example.com", "code.new_device")}}).wantStatus(t, http.StatusCreated)
 	key := h.hostKey(false)
 	h.signal(key, map[string]any{"account_id": taro.ID, "type": "purchase", "amount": 3000, "currency": "JPY",
 		"instrument": "card", "ip": "198.51.100.7"}).wantStatus(t, http.StatusAccepted)
@@ -192,4 +200,27 @@ func notJapanese(page string, namespaces map[string]bool) []string {
 		}
 	}
 	return out
+}
+
+// TestNotJapanese: what the page check counts as code, and what it lets be.
+func TestNotJapanese(t *testing.T) {
+	ns := map[string]bool{"desk": true, "notice": true}
+	for _, c := range []struct {
+		page string
+		want []string
+	}{
+		{`<p>新しい端末からのサインイン</p>`, nil},
+		{`<p>SMS と TOTP、monban の <a href="/help">ヘルプ</a>、t***@example.com、taro@example.jp、MB-AB12-CD34、ABCD-EFGH</p>`, nil},
+		{`<p lang="en">English</p><script>const x = {"a": true};</script>`, nil},
+		{`<td>notice.signin.new_device</td><td>code.new_device</td>`, []string{`an id "notice.signin.new_device"`, `an id "code.new_device"`}},
+		{`<td>sent</td><td>transfer_code</td><p>2-step: false</p>`, []string{`a raw value "transfer_code"`, `a raw value "false"`,
+			`an English word "sent"`, `an English word "step"`}},
+		{`<pre>{&#34;when&#34;:&#34;n \u003e= 5&#34;}</pre>`, []string{`raw JSON "{\""`, `raw JSON "\":\""`, `raw JSON "\\u003e"`,
+			`an English word "when"`, `an English word "n"`, `an English word "u"`, `an English word "e"`}},
+		{`<input aria-label="phone">`, []string{`an English word "phone"`}},
+	} {
+		if got := notJapanese(c.page, ns); !slices.Equal(got, c.want) {
+			t.Errorf("%s:\n got %q\nwant %q", c.page, got, c.want)
+		}
+	}
 }
