@@ -241,10 +241,12 @@ func run[T any](tb *tab, what string, a chromedp.Action[T]) T {
 	return v
 }
 
-// open loads a path of the server and waits for its main content.
+// open loads a path of the server, waits for its main content and checks
+// its accessibility (axe_test.go).
 func (tb *tab) open(path string) {
 	tb.b.t.Helper()
 	tb.do("open "+path, chromedp.Navigate(tb.b.base+path), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	tb.a11y(true)
 }
 
 // fill replaces a field's value by typing, as a person would.
@@ -253,9 +255,15 @@ func (tb *tab) fill(sel, text string) {
 	tb.do("fill "+sel, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
-// follow clicks sel, waits for the page it leads to and returns its status.
+// follow clicks sel, waits for the page it leads to, checks its
+// accessibility (axe_test.go) and returns its status.
 func (tb *tab) follow(sel string) int64 {
 	tb.b.t.Helper()
+	byGET := tb.eval(fmt.Sprintf(`(() => {
+		const el = document.querySelector(%q);
+		const f = el && (el.form || el.closest('form'));
+		return !f || (el.getAttribute('formmethod') || f.getAttribute('method') || 'get').toLowerCase() === 'get' ? 'get' : 'post';
+	})()`, sel)) == "get"
 	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
@@ -263,6 +271,9 @@ func (tb *tab) follow(sel string) int64 {
 		tb.b.t.Fatalf("tab %s: click %s: %v", tb.name, sel, err)
 	}
 	tb.do("wait for page", chromedp.WaitVisible(chromedp.CSS("main h1")))
+	// A form posted and answered with a redirect ends on a page got by GET.
+	redirected := tb.eval(`String(performance.getEntriesByType('navigation')[0]?.redirectCount || 0)`) != "0"
+	tb.a11y(byGET || redirected)
 	return resp.Status
 }
 

@@ -26,3 +26,12 @@ var BadBodies = badBodies
 
 // GoodBodies is goodBodies for the HTTP scenario tests in web_test.
 var GoodBodies = goodBodies
+
+// CatalogKeys lists the keys of one language of the catalog.
+func CatalogKeys(c *Catalog, lang string) []string {
+	var keys []string
+	for k := range c.msgs[lang] {
+		keys = append(keys, k)
+	}
+	return keys
+}
