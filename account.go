@@ -12,6 +12,9 @@ const (
 	AccountDisabled AccountStatus = "disabled"
 )
 
+// AccountStatuses lists every account state.
+var AccountStatuses = []AccountStatus{AccountActive, AccountDisabled}
+
 // Account is a person's account.
 type Account struct {
 	ID           string
@@ -32,6 +35,9 @@ const (
 	KindEmail    IdentifierKind = "email"
 	KindPhone    IdentifierKind = "phone"
 )
+
+// IdentifierKinds lists every identifier kind.
+var IdentifierKinds = []IdentifierKind{KindUsername, KindEmail, KindPhone}
 
 // Identifier is a normalised username, email address or E.164 phone number
 // bound to an account. Usernames and emails are unique across accounts; one

@@ -78,6 +78,13 @@ const (
 	MessageAbandoned MessageStatus = "abandoned" // retries exhausted
 )
 
+// MessageStatuses lists every message state.
+var MessageStatuses = []MessageStatus{MessageQueued, MessageSending, MessageSent, MessageDelivered, MessageFailed,
+	MessageExpired, MessageAbandoned}
+
+// Channels lists every channel.
+var Channels = []Channel{ChannelEmail, ChannelSMS, ChannelVoice}
+
 // Final reports whether no further change is expected.
 func (s MessageStatus) Final() bool {
 	return s == MessageDelivered || s == MessageFailed || s == MessageExpired || s == MessageAbandoned

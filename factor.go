@@ -17,6 +17,9 @@ const (
 	FactorEmail         FactorKind = "email"
 )
 
+// FactorKinds lists every factor kind.
+var FactorKinds = []FactorKind{FactorTOTP, FactorPasskey, FactorRecoveryCodes, FactorSMS, FactorEmail}
+
 // Strong reports whether the kind is phishing- or interception-resistant
 // enough to stand alone as the second factor.
 func (k FactorKind) Strong() bool { return k == FactorTOTP || k == FactorPasskey }

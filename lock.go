@@ -35,6 +35,11 @@ const (
 	SignalSupportRequested = "support.requested"
 )
 
+// SignalTypes lists the signals monban records itself.
+var SignalTypes = []string{SignalSignInSuccess, SignalSignInFailure, SignalNewDevice, SignalApprovalDenied,
+	SignalContactChanged, SignalCodeRequested, SignalFactorChanged, SignalPasswordChanged, SignalRecoveryAttempt,
+	SignalTransferAttempt, SignalSupportRequested}
+
 // LockKind says how strongly an account is held.
 type LockKind string
 
@@ -48,6 +53,9 @@ const (
 	LockReview  LockKind = "lock_review"
 	LockSuspend LockKind = "suspend"
 )
+
+// LockKinds lists every lock kind.
+var LockKinds = []LockKind{LockStepUp, LockTemp, LockReview, LockSuspend}
 
 // WayOut is something a locked person may do to lift the lock.
 type WayOut string

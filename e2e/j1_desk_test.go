@@ -98,8 +98,13 @@ func TestJ1LockAppealMergeUnlock(t *testing.T) {
 	if n := ag.count(`#messages tr.message[data-status="failed"]`); n != 1 {
 		t.Errorf("case page shows %d failed messages, want the unlock SMS", n)
 	}
-	if got := ag.text(`#messages tr.message[data-status="failed"]`); !strings.Contains(got, "080-****-1212") {
-		t.Errorf("failed message row = %q, want the masked phone", got)
+	if got := ag.text(`#messages tr.message[data-status="failed"]`); !strings.Contains(got, "080-****-1212") ||
+		!strings.Contains(got, "配達できませんでした") || !strings.Contains(got, "確認コード（ロックの解除）") {
+		t.Errorf("failed message row = %q, want the masked phone, the code's purpose and its status in words", got)
+	}
+	// The lock's evidence as a table, the rule's condition as written.
+	if got := ag.text("#lock-evidence"); !strings.Contains(got, "フォロー") || !strings.Contains(got, `count("follow"`) {
+		t.Errorf("lock evidence = %q, want the signal in words and the rule's condition", got)
 	}
 	if n := ag.count(`#signals tr.signal`); n != 25 {
 		t.Errorf("case page shows %d signals, want the 25 follows", n)

@@ -1,11 +1,14 @@
 package desk
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/base64"
+	"image/png"
 	"strings"
 	"time"
 
@@ -150,11 +153,12 @@ func (s *Service) SignOut(ctx context.Context, a *Agent) error {
 	return s.d.Store.RevokeAgentSession(ctx, a.Session.ID, s.d.Clock.Now())
 }
 
-// Enrolment is a new authenticator for an agent: the page shows the key
-// and carries Sealed back with the first code.
+// Enrolment is a new authenticator for an agent: the page shows the QR
+// code and the key, and carries Sealed back with the first code.
 type Enrolment struct {
 	Secret string // base32
 	URL    string // otpauth://
+	QR     string // data:image/png;base64,… of URL
 	Sealed string // the secret sealed for the form
 }
 
@@ -171,7 +175,60 @@ func (s *Service) StartEnrol(ctx context.Context, a *Agent) (*Enrolment, error) 
 		return nil, monban.Internalf("agent totp: %w", err)
 	}
 	sealed := s.d.Box.Seal([]byte(a.ID + "|" + key.Secret()))
-	return &Enrolment{Secret: key.Secret(), URL: key.URL(), Sealed: base64.RawURLEncoding.EncodeToString(sealed)}, nil
+	return enrolment(key, base64.RawURLEncoding.EncodeToString(sealed))
+}
+
+// enrolment renders the key's QR code as the people's enrolment does
+// (internal/factors EnrolTOTP): the otpauth URI as a PNG.
+func enrolment(key *otp.Key, sealed string) (*Enrolment, error) {
+	img, err := key.Image(240, 240)
+	if err != nil {
+		return nil, monban.Internalf("agent totp qr: %w", err)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, monban.Internalf("agent totp qr png: %w", err)
+	}
+	return &Enrolment{Secret: key.Secret(), URL: key.URL(), Sealed: sealed,
+		QR: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}, nil
+}
+
+// ResumeEnrol shows the same key again after a wrong first code (the app
+// already has it), from the sealed form value alone; nil if it is not
+// this agent's.
+func (s *Service) ResumeEnrol(a *Agent, sealed string) *Enrolment {
+	secret, ok := s.openEnrol(a, sealed)
+	if !ok {
+		return nil
+	}
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	if err != nil {
+		return nil
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.cfg.Issuer, AccountName: a.Username, Period: 30,
+		Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Secret: raw})
+	if err != nil {
+		return nil
+	}
+	e, err := enrolment(key, sealed)
+	if err != nil {
+		return nil
+	}
+	return e
+}
+
+// openEnrol opens a sealed enrolment key, if it is a's.
+func (s *Service) openEnrol(a *Agent, sealed string) (string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil {
+		return "", false
+	}
+	plain, err := s.d.Box.Open(raw)
+	if err != nil {
+		return "", false
+	}
+	id, secret, ok := strings.Cut(string(plain), "|")
+	return secret, ok && id == a.ID
 }
 
 func errCode() error { return monban.Errorf(monban.EUnauthorized, "totp.wrong").WithField("code") }
@@ -219,16 +276,8 @@ func (s *Service) ConfirmEnrol(ctx context.Context, a *Agent, sealed, code strin
 	if err := s.codeLimit(ctx, a.ID); err != nil {
 		return err
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(sealed)
-	if err != nil {
-		return errCode()
-	}
-	plain, err := s.d.Box.Open(raw)
-	if err != nil {
-		return errCode()
-	}
-	id, secret, ok := strings.Cut(string(plain), "|")
-	if !ok || id != a.ID {
+	secret, ok := s.openEnrol(a, sealed)
+	if !ok {
 		return errCode()
 	}
 	step, err := s.matchStep(secret, code)

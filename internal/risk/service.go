@@ -350,27 +350,6 @@ func (s *Service) act(ctx context.Context, verdicts []Verdict, out []Outcome, no
 	return s.d.Store.RecordDecisions(ctx, ds)
 }
 
-// evidence is what a lock keeps of why it was made: for agents and
-// operators, never shown to the person.
-type evidence struct {
-	Signal    signalJSON       `json:"signal"`
-	Read      map[string]int64 `json:"read,omitempty"`
-	SignalIDs []int64          `json:"signal_ids,omitempty"`
-	Rule      string           `json:"rule"`
-	When      string           `json:"when"`
-}
-
-type signalJSON struct {
-	Type       string            `json:"type"`
-	At         time.Time         `json:"at"`
-	IP         string            `json:"ip,omitempty"`
-	Device     string            `json:"device,omitempty"`
-	Amount     int64             `json:"amount,omitempty"`
-	Currency   string            `json:"currency,omitempty"`
-	Instrument string            `json:"instrument,omitempty"`
-	Attrs      map[string]string `json:"attrs,omitempty"`
-}
-
 // lock makes the lock an enforced verdict asks for, with its notice, in
 // one transaction; nil if the account is already locked or the rule's
 // breaker has tripped.
@@ -384,7 +363,7 @@ func (s *Service) lock(ctx context.Context, vd *Verdict, now time.Time) (*monban
 	if err != nil {
 		return nil, err
 	}
-	evb, _ := json.Marshal(evidence{Signal: signalJSON{Type: sig.Type, At: sig.At, IP: sig.IP, Device: sig.DeviceID,
+	evb, _ := json.Marshal(Evidence{Signal: EvidenceSignal{Type: sig.Type, At: sig.At, IP: sig.IP, Device: sig.DeviceID,
 		Amount: sig.Amount, Currency: sig.Currency, Instrument: sig.Instrument, Attrs: sig.Attrs},
 		Read: vd.Enforce.Read, SignalIDs: ids, Rule: r.ID, When: r.When})
 	l := &monban.Lock{ID: monban.NewID("lck"), AccountID: sig.AccountID, Kind: r.Kind, Category: r.Category,

@@ -148,10 +148,15 @@ func deskSignIn(t *testing.T, h *harness, username string, role monban.AgentRole
 		t.Fatalf("before 2-step: %d %s", r.status, r.header.Get("Location"))
 	}
 	page := b.do(request{method: "GET", path: "/desk/2fa"}).wantStatus(t, http.StatusOK)
-	secret := regexp.MustCompile(`name="secret" value="([A-Z2-7]+)"`).FindSubmatch(page.body)
+	secret := regexp.MustCompile(`id="totp-secret">([A-Z2-7]+)<`).FindSubmatch(page.body)
 	sealed := regexp.MustCompile(`name="enrol" value="([^"]+)"`).FindSubmatch(page.body)
 	if secret == nil || sealed == nil {
 		t.Fatalf("no enrolment on first sign-in:\n%s", page.body)
+	}
+	// The authenticator's QR code beside the key, with a translated alt.
+	if !regexp.MustCompile(`<img class="qr" id="totp-qr" src="data:image/png;base64,[A-Za-z0-9+/=&#;]+" width="240" height="240" alt="` +
+		regexp.QuoteMeta(catalog(t).T("ja", "desk.enrol_qr_alt", nil)) + `">`).Match(page.body) {
+		t.Fatalf("no QR code at enrolment:\n%s", page.body)
 	}
 	code, _ := totp.GenerateCodeCustom(string(secret[1]), h.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	csrf = csrfField.FindStringSubmatch(string(page.body))[1]

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/desk"
+	"github.com/monban-dev/monban/internal/risk"
 )
 
 // The agent console lives under /desk with its own cookie, short sessions
@@ -127,6 +129,16 @@ func (s *Server) pageDeskSignIn(w http.ResponseWriter, r *http.Request) error {
 // its code.
 type deskTwoStepPage struct {
 	Enrol *desk.Enrolment
+	// QR is the enrolment's data: URL, drawn by the server; html/template
+	// would blank an untyped one.
+	QR template.URL
+}
+
+func newDeskTwoStepPage(e *desk.Enrolment) deskTwoStepPage {
+	if e == nil {
+		return deskTwoStepPage{}
+	}
+	return deskTwoStepPage{Enrol: e, QR: template.URL(e.QR)}
 }
 
 func (s *Server) pageDeskTwoStep(w http.ResponseWriter, r *http.Request) error {
@@ -141,7 +153,7 @@ func (s *Server) pageDeskTwoStep(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		p.Enrol = e
+		p = newDeskTwoStepPage(e)
 	}
 	s.render(w, r, http.StatusOK, "desk_2fa", s.deskView(w, r, "desk.twostep_title", a, p))
 	return nil
@@ -164,7 +176,7 @@ func (s *Server) pageDeskTwoStepSubmit(w http.ResponseWriter, r *http.Request) e
 		p := deskTwoStepPage{}
 		if !a.Enrolled {
 			// Keep the same key on the page: the app already has it.
-			p.Enrol = &desk.Enrolment{Sealed: r.PostForm.Get("enrol"), Secret: r.PostForm.Get("secret")}
+			p = newDeskTwoStepPage(s.desk.ResumeEnrol(a, r.PostForm.Get("enrol")))
 		}
 		s.deskError(w, r, s.deskView(w, r, "desk.twostep_title", a, p), "desk_2fa", err)
 		return nil
@@ -240,6 +252,9 @@ type deskCasePage struct {
 	Templates []string
 	Statuses  []string
 	Now       time.Time
+	// Evidence is the lock in force's evidence, read for the table; nil
+	// when there is none or it is not a rule's.
+	Evidence *risk.Evidence
 }
 
 func (s *Server) pageDeskCase(w http.ResponseWriter, r *http.Request) error {
@@ -257,6 +272,11 @@ func (s *Server) renderDeskCase(w http.ResponseWriter, r *http.Request, a *desk.
 	}
 	p := deskCasePage{CaseView: cv, Results: results, Fields: monban.KnowledgeFields, Steps: monban.GrantSteps,
 		Templates: desk.ReplyTemplateNames, Statuses: monban.CaseStatuses, Now: s.clock.Now()}
+	if cv.Lock != nil {
+		if e, ok := risk.ParseEvidence(cv.Lock.Evidence); ok {
+			p.Evidence = &e
+		}
+	}
 	v := s.deskView(w, r, "desk.case_title", a, p)
 	if notice != "" {
 		v.Notice = v.T(notice)
