@@ -36,12 +36,12 @@ type Config struct {
 
 	// Delivery. PublicURL is this service's address as providers reach it
 	// (for delivery-report callbacks).
-	PublicURL    string `yaml:"public_url" env:"MONBAN_PUBLIC_URL"`
+	PublicURL string `yaml:"public_url" env:"MONBAN_PUBLIC_URL"`
 	// Passkeys: "on" (the default) or "off". Passkeys (WebAuthn) are bound
 	// to a domain name, so public_url must name one: an IP address is
 	// refused at start while passkeys are on (in --dev they are turned off
 	// instead, with a log line).
-	Passkeys string `yaml:"passkeys" env:"MONBAN_PASSKEYS"`
+	Passkeys     string `yaml:"passkeys" env:"MONBAN_PASSKEYS"`
 	MailFrom     string `yaml:"mail_from" env:"MONBAN_MAIL_FROM"`
 	MailFromName string `yaml:"mail_from_name" env:"MONBAN_MAIL_FROM_NAME"`
 

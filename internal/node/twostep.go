@@ -45,7 +45,7 @@ func wireTwoStep(cfg Config, db *sqlstore.DB, box *seal.Box, secret []byte, acco
 		return nil, nil, err
 	}
 	if rpID == "" && cfg.Passkeys != "off" {
-		log.Warn("passkeys are off in dev mode: public_url is an IP address and passkeys (WebAuthn) need a domain name; " +
+		log.Warn("passkeys are off in dev mode: public_url is an IP address and passkeys (WebAuthn) need a domain name; "+
 			"open the service as http://localhost:<port> (public_url) to try them", "public_url", cfg.PublicURL)
 	}
 	fc.RPID = rpID
