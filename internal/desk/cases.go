@@ -113,8 +113,8 @@ func (s *Service) File(ctx context.Context, r Request) (*Filed, error) {
 	now := s.d.Clock.Now()
 	if err := s.d.Store.HitLimits(ctx, now, []monban.Limit{
 		{Key: "support:ip:h:" + r.IP, Window: time.Hour, Max: s.cfg.PerIPHour, Err: "support.limit_ip"},
-		{Key: "support:ip:d:" + r.IP, Window: 24 * time.Hour, Max: s.cfg.PerIPDay, Err: "support.limit_ip"},
-		{Key: "support:acct:" + mergeKey, Window: 24 * time.Hour, Max: s.cfg.PerAccountDay, Err: "support.limit_account"},
+		{Key: "support:ip:d:" + r.IP, Window: 24 * time.Hour, Step: time.Minute, Max: s.cfg.PerIPDay, Err: "support.limit_ip"},
+		{Key: "support:acct:" + mergeKey, Window: 24 * time.Hour, Step: time.Minute, Max: s.cfg.PerAccountDay, Err: "support.limit_account"},
 	}); err != nil {
 		return nil, err
 	}
