@@ -152,6 +152,11 @@ func TestReachSignUpVerify(t *testing.T) {
 		if got := strings.Join(reachWays(t, st), ","); got != "voice,email,support" {
 			t.Errorf("ways %s, want voice,email,support", got)
 		}
+		api := h.do(request{method: "GET", path: "/api/v1/flows/" + strings.TrimPrefix(flow, "/verify/"), bearer: a.Token}).
+			wantStatus(t, http.StatusOK).object(t)
+		if rc, _ := api["reach"].(map[string]any); rc["status"] != "failed" || rc["undelivered"] != true {
+			t.Errorf("API reach %v, want the same failed status as the page", api["reach"])
+		}
 		page := string(b.do(request{method: "GET", path: flow}).wantStatus(t, http.StatusOK).body)
 		if strings.Contains(page, "SMS でコードを送りました") || !strings.Contains(page, "への SMS は届きませんでした") {
 			t.Errorf("the page's sentence does not follow the failed status")
