@@ -10,12 +10,12 @@ import (
 // failLastCode plays the carrier's report that the newest code message to
 // dest failed, through the dev outbox's receipt form, as a carrier's
 // callback would: the message is first "sent" (accepted by the dev
-// provider), then reported failed.
+// provider), then reported failed. dest "" is the newest code message.
 func failLastCode(t *testing.T, h *harness, b *browser, csrf, dest string) {
 	t.Helper()
 	var id string
-	if err := h.raw.QueryRow(rebind(h, `SELECT id FROM messages WHERE destination = ? AND template LIKE 'code.%'
-		ORDER BY created_at DESC, id DESC LIMIT 1`), dest).Scan(&id); err != nil {
+	if err := h.raw.QueryRow(rebind(h, `SELECT id FROM messages WHERE (destination = ? OR ? = '') AND template LIKE 'code.%'
+		ORDER BY created_at DESC, id DESC LIMIT 1`), dest, dest).Scan(&id); err != nil {
 		t.Fatalf("no code message to %s: %v", dest, err)
 	}
 	h.exec("UPDATE messages SET status = 'sent', provider = 'dev', sent_at = ? WHERE id = ?", h.clock.Now().UnixMicro(), id)
@@ -164,6 +164,34 @@ func TestReachSignUpVerify(t *testing.T) {
 		r = b.post("/verify/start", url.Values{"csrf": {csrf}, "kind": {"phone"}, "channel": {"voice"}}, nil)
 		if r.status != http.StatusSeeOther {
 			t.Fatalf("voice after a failed SMS: %d %s", r.status, r.body)
+		}
+	})
+}
+
+// TestReachLockedCode: the unlock-by-code page polls its own status, which
+// says failed after the carrier's report, and the page's sentence follows.
+func TestReachLockedCode(t *testing.T) {
+	eachDB(t, func(t *testing.T, h *harness) {
+		b := signedInBrowser(h, lockedTaro(t, h, false).Token)
+		b.lang = "ja"
+		csrf := b.form("/locked")
+		r := b.post("/locked/code", url.Values{"csrf": {csrf}}, nil).wantStatus(t, http.StatusSeeOther)
+		page := r.header.Get("Location")
+		body := string(b.do(request{method: "GET", path: page}).wantStatus(t, http.StatusOK).body)
+		if !strings.Contains(body, `data-reach-url="`+page+`/status"`) {
+			t.Fatalf("the unlock code page does not poll its status")
+		}
+		failLastCode(t, h, b, csrf, "")
+		st := statusJSON(t, b, page+"/status")
+		if st["status"] != "failed" || st["offer_others"] != true {
+			t.Errorf("status %v offer_others %v, want failed, true", st["status"], st["offer_others"])
+		}
+		if ways := reachWays(t, st); ways[len(ways)-1] != "support" || contains(ways, "approval") {
+			t.Errorf("ways %v: want support last and no approval", ways)
+		}
+		body = string(b.do(request{method: "GET", path: page}).wantStatus(t, http.StatusOK).body)
+		if !strings.Contains(body, "届きませんでした") || strings.Contains(body, "でコードを送りました") {
+			t.Errorf("the sentence does not follow the failed status")
 		}
 	})
 }

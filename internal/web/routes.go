@@ -115,6 +115,7 @@ func (s *Server) routes() []route {
 		{pattern: "GET /locked", kind: kindPage, who: whoLocked, handle: s.pageLocked},
 		{pattern: "POST /locked/code", kind: kindForm, who: whoLocked, handle: s.pageLockedCode},
 		{pattern: "GET /locked/code/{id}", kind: kindPage, who: whoLocked, handle: s.pageLockedCodeForm},
+		{pattern: "GET /locked/code/{id}/status", kind: kindAPI, who: whoLocked, handle: s.pageLockedCodeStatus},
 		{pattern: "POST /locked/code/{id}", kind: kindForm, who: whoLocked, secrets: []secret{secCode}, handle: s.pageLockedCodeSubmit},
 		{pattern: "POST /locked/password", kind: kindForm, who: whoLocked, secrets: []secret{secPassword}, handle: s.pageLockedPassword},
 		{pattern: "GET /locked/second-factor", kind: kindPage, who: whoLocked, handle: s.pageLockedSecond},
