@@ -52,11 +52,20 @@ func (s *Server) reachJSON(lang string, r *codes.Reach) map[string]any {
 // codeStatus answers a code page's poll for cur's flow {id}; purpose, when
 // set, is the only purpose that page shows (another flow is not found).
 func (s *Server) codeStatus(w http.ResponseWriter, r *http.Request, cur *account.Current, purpose monban.Purpose) error {
+	return s.flowStatus(w, r, cur, r.PathValue("id"), purpose)
+}
+
+// flowStatus is codeStatus for flowID.
+func (s *Server) flowStatus(w http.ResponseWriter, r *http.Request, cur *account.Current, flowID string, purpose monban.Purpose) error {
 	ov, err := s.accounts.Overview(r.Context(), cur)
 	if err != nil {
 		return err
 	}
-	reach, err := s.codes.Reach(r.Context(), r.PathValue("id"), cur.Account.ID, contactsOf(ov.Identifiers))
+	contacts := contactsOf(ov.Identifiers)
+	if purpose == monban.PurposeContactChange {
+		contacts = nil // a new address is verified only where it is
+	}
+	reach, err := s.codes.Reach(r.Context(), flowID, cur.Account.ID, contacts)
 	if err != nil {
 		return err
 	}

@@ -195,3 +195,26 @@ func TestReachLockedCode(t *testing.T) {
 		}
 	})
 }
+
+// TestReachContactChange: the code to a new address has the same live
+// status; when it fails, support is the way out (no other contact stands
+// in for the new one).
+func TestReachContactChange(t *testing.T) {
+	eachDB(t, func(t *testing.T, h *harness) {
+		b := signedInBrowser(h, registerTaro(h).Token)
+		b.lang = "ja"
+		csrf := b.form("/account/contact?kind=email")
+		r := b.post("/account/contact", url.Values{"csrf": {csrf}, "kind": {"email"}, "value": {"new@example.com"},
+			"password": {goodPassword}}, nil).wantStatus(t, http.StatusSeeOther)
+		page := r.header.Get("Location")
+		failLastCode(t, h, b, csrf, "new@example.com")
+		st := statusJSON(t, b, page+"/status")
+		if st["status"] != "failed" || strings.Join(reachWays(t, st), ",") != "support" {
+			t.Errorf("status %v ways %v, want failed, support", st["status"], reachWays(t, st))
+		}
+		body := string(b.do(request{method: "GET", path: page}).wantStatus(t, http.StatusOK).body)
+		if !strings.Contains(body, "へのメールは届きませんでした") {
+			t.Errorf("the sentence does not follow the failed status")
+		}
+	})
+}

@@ -109,6 +109,7 @@ func (s *Server) routes() []route {
 		{pattern: "GET /account/contact", kind: kindPage, who: whoPerson, handle: s.pageContact},
 		{pattern: "POST /account/contact", kind: kindForm, who: whoPerson, secrets: []secret{secPassword}, handle: s.pageContactSubmit},
 		{pattern: "GET /account/contact/{id}", kind: kindPage, who: whoPerson, handle: s.pageContactVerify},
+		{pattern: "GET /account/contact/{id}/status", kind: kindAPI, who: whoPerson, handle: s.pageContactVerifyStatus},
 		{pattern: "POST /account/contact/{id}", kind: kindForm, who: whoPerson, secrets: []secret{secCode}, handle: s.pageContactVerifySubmit},
 
 		// A locked account's page and its ways out.
