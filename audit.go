@@ -69,3 +69,23 @@ type Agent struct {
 	CreatedAt    time.Time
 	DisabledAt   time.Time
 }
+
+// AuditActions is every action the audit log records, so that each has a
+// label wherever people read the log (the agent console).
+// TestAuditActionsListed fails on an Audit… constant missing here.
+var AuditActions = []string{
+	AuditRegistered, AuditSignedIn, AuditSignInFailed, AuditSignedOut, AuditSessionRevoked, AuditDeviceRevoked,
+	AuditPasswordRehash, AuditAPIKeyCreated, AuditAPIKeyRevoked, AuditAgentCreated, AuditIdentifierFix, AuditVerified,
+	AuditLocked, AuditUnlocked, AuditBreakerTipped,
+	AuditRecoveryStarted, AuditPasswordReset, AuditContactChanged, AuditContactChangeUndo,
+	AuditFactorAdded, AuditFactorRemoved, AuditFactorRenamed, AuditFactorUsed, AuditRecoveryCodesNew, AuditRecoveryCodeUsed,
+	AuditTwoStepOn, AuditTwoStepOff, AuditSignInPending, AuditSignInApproved, AuditSignInAskedApproval, AuditSignInDenied,
+	AuditSignInUnchecked, AuditDeviceTrusted, AuditDeviceUntrusted, AuditReauthenticated, AuditReauthFailed,
+	AuditOIDCClientAdded, AuditOIDCClientRemoved, AuditOIDCCodeReused, AuditOIDCRefreshReused,
+	AuditCaseOpened, AuditCaseMerged, AuditCaseReplied, AuditCaseStatus, AuditCaseViewed, AuditIdentityChecked,
+	AuditDeskLockLifted, AuditPhoneVerified, AuditTwoStepReset, AuditKnowledgeSet,
+	AuditAgentSignedIn, AuditAgentSignInFail, AuditAgentTOTP, AuditAgentDenied, AuditAgentTOTPReset,
+	AuditGrantCreated, AuditGrantUsed,
+	AuditTransferOffered, AuditTransferStarted, AuditTransferPhone, AuditTransferProven, AuditTransferCompleted,
+	AuditTransferCancelled, AuditTransferBadCode,
+}

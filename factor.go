@@ -44,22 +44,23 @@ func (f *Factor) Active() bool { return !f.ConfirmedAt.IsZero() && f.DisabledAt.
 
 // Audit actions of second factors and 2-step sign-in.
 const (
-	AuditFactorAdded      = "factor.added"
-	AuditFactorRemoved    = "factor.removed"
-	AuditFactorRenamed    = "factor.renamed"
-	AuditFactorUsed       = "factor.used"
-	AuditRecoveryCodesNew = "factor.recovery_codes_generated"
-	AuditRecoveryCodeUsed = "factor.recovery_code_used"
-	AuditTwoStepOn        = "twostep.enabled"
-	AuditTwoStepOff       = "twostep.disabled"
-	AuditSignInPending    = "signin.pending"
-	AuditSignInApproved   = "signin.approved"
-	AuditSignInDenied     = "signin.denied" // a hostile attempt: a signal for risk rules
-	AuditSignInUnchecked  = "signin.new_device_unchecked"
-	AuditDeviceTrusted    = "device.trusted"
-	AuditDeviceUntrusted  = "device.untrusted"
-	AuditReauthenticated  = "session.reauthenticated"
-	AuditReauthFailed     = "session.reauth_failed" // a wrong password from a signed-in session
+	AuditFactorAdded         = "factor.added"
+	AuditFactorRemoved       = "factor.removed"
+	AuditFactorRenamed       = "factor.renamed"
+	AuditFactorUsed          = "factor.used"
+	AuditRecoveryCodesNew    = "factor.recovery_codes_generated"
+	AuditRecoveryCodeUsed    = "factor.recovery_code_used"
+	AuditTwoStepOn           = "twostep.enabled"
+	AuditTwoStepOff          = "twostep.disabled"
+	AuditSignInPending       = "signin.pending"
+	AuditSignInApproved      = "signin.approved"
+	AuditSignInAskedApproval = "signin.approval_asked" // a push to the person's signed-in devices
+	AuditSignInDenied        = "signin.denied"         // a hostile attempt: a signal for risk rules
+	AuditSignInUnchecked     = "signin.new_device_unchecked"
+	AuditDeviceTrusted       = "device.trusted"
+	AuditDeviceUntrusted     = "device.untrusted"
+	AuditReauthenticated     = "session.reauthenticated"
+	AuditReauthFailed        = "session.reauth_failed" // a wrong password from a signed-in session
 )
 
 // CeremonyKind names a WebAuthn ceremony.

@@ -77,6 +77,8 @@ var deskLabelKinds = map[string]deskLabelKind{
 	"two_step":       {"desk.two_step.", stringsOf([]string{"on", "off"})},
 	"message":        {"desk.msg.", stringsOf([]string{"code", "notice", "case"})},
 	"role":           {"desk.role.", stringsOf([]monban.AgentRole{monban.RoleAgent, monban.RoleLead, monban.RoleAdmin})},
+	"audit":          {"desk.audit.", stringsOf(monban.AuditActions)},
+	"currency":       {"desk.currency.", stringsOf([]string{"JPY"})},
 	"note":           {"desk.note.", stringsOf([]string{monban.AuditDeskLockLifted, monban.AuditGrantCreated, monban.AuditPhoneVerified, monban.AuditTwoStepReset})},
 }
 
@@ -130,6 +132,15 @@ func (v *View) SignalLabel(t string) string         { return v.deskLabel("signal
 func (v *View) ReadLabel(fn string) string          { return v.deskLabel("read", fn) }
 func (v *View) InstrumentLabel(i string) string     { return v.deskLabel("instrument", i) }
 func (v *View) PlatformLabel(p string) string       { return v.deskLabel("platform", p) }
+func (v *View) AuditLabel(action string) string     { return v.deskLabel("audit", action) }
+
+// AmountLabel is an amount in its currency as the agent says it ("3000円").
+func (v *View) AmountLabel(amount int64, currency string) string {
+	return v.T("desk.amount", "amount", amount, "currency", v.deskLabel("currency", currency))
+}
+
+// RuleVersionLabel is a rule's version as the agent says it ("第1版").
+func (v *View) RuleVersionLabel(version string) string { return v.T("desk.rule_version", "v", version) }
 func (v *View) TwoStepLabel(on bool) string {
 	if on {
 		return v.deskLabel("two_step", "on")
@@ -137,11 +148,16 @@ func (v *View) TwoStepLabel(on bool) string {
 	return v.deskLabel("two_step", "off")
 }
 
-// AuthorLabel names who wrote a thread entry: the person, or an agent by
-// their id.
+// AuthorLabel names who wrote a thread entry: the person, the system, or
+// an agent by their id ("agent:ID").
 func (v *View) AuthorLabel(a string) string {
-	if a == "person" {
+	switch {
+	case a == "person":
 		return v.T("desk.author.person")
+	case a == "system":
+		return v.T("desk.author.system")
+	case strings.HasPrefix(a, "agent:"):
+		return v.T("desk.author.agent", "id", strings.TrimPrefix(a, "agent:"))
 	}
 	return a
 }

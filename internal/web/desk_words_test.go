@@ -63,10 +63,10 @@ func TestDeskCaseInPeoplesWords(t *testing.T) {
 		}{
 			{"ja", []string{">purchase<", ">gift_card<"}, []string{"お知らせ（新しい端末からのログイン）", "確認コード（新しい端末の確認）", "サポートからのメール",
 				"送信済み（配達は未確認）", "配達できませんでした", "利用中", "2段階認証: オン", "引き継ぎコードを免除",
-				"サポートの確認が必要なロック", "ロックの根拠", "購入", "件数（1h以内）", "50000 JPY ギフトカード", "免除する手順", "状態"}},
+				"サポートの確認が必要なロック", "ロックの根拠", "購入", "件数（1h以内）", "50000円 ギフトカード", "第1版", "免除する手順", "状態"}},
 			{"en", nil, []string{"Notice (sign-in from a new device)", "Code (new device check)", "Email from support",
 				"sent (delivery not confirmed)", "could not be delivered", "in use", "2-step verification on", "Step to bypass",
-				"lock needing support review", "Why the lock was made", "count of purchase within 1h", "Valid for (hours)"}},
+				"lock needing support review", "Why the lock was made", "count of purchase within 1h", "Valid for (hours)", "version 1", "Account locked"}},
 		} {
 			t.Run(tc.lang, func(t *testing.T) {
 				lead.lang = tc.lang

@@ -125,6 +125,11 @@ var (
 	// Attributes a person reads or hears: labels, hints, titles, alt text.
 	spokenAttr = regexp.MustCompile(`(?i)\s(aria-label|title|placeholder|alt)="([^"]*)"`)
 	anyTag     = regexp.MustCompile(`<[^>]*>`)
+	// An identifier the operator wrote, such as a risk rule's id
+	// ("purchase-burst"): their data, shown as written so agents can find
+	// the rule in the operator's file, like the fixtures' names. Only
+	// <code class="id"> says so; any other <code> is read as text.
+	operatorID = regexp.MustCompile(`<code class="id"[^>]*>[^<]*</code>`)
 
 	dottedID = regexp.MustCompile(`\b[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+\b`)
 	rawJSON  = regexp.MustCompile(`\\u00[0-9a-fA-F]{2}|\{"|":\s*[\[{"0-9tfn]`)
@@ -161,6 +166,7 @@ var latinAllowed = map[string]bool{
 // once each, described.
 func notJapanese(page string, namespaces map[string]bool) []string {
 	page = scriptOrStyle.ReplaceAllString(page, " ")
+	page = operatorID.ReplaceAllString(page, " ")
 	var parts []string
 	for _, m := range spokenAttr.FindAllStringSubmatch(page, -1) {
 		parts = append(parts, m[2])
@@ -218,6 +224,8 @@ func TestNotJapanese(t *testing.T) {
 		{`<pre>{&#34;when&#34;:&#34;n \u003e= 5&#34;}</pre>`, []string{`raw JSON "{\""`, `raw JSON "\":\""`, `raw JSON "\\u003e"`,
 			`an English word "when"`, `an English word "n"`, `an English word "u"`, `an English word "e"`}},
 		{`<input aria-label="phone">`, []string{`an English word "phone"`}},
+		{`<code class="id" id="lock-rule">purchase-burst</code> 第1版`, nil},
+		{`<code>purchase-burst</code>`, []string{`an English word "purchase-burst"`}},
 	} {
 		if got := notJapanese(c.page, ns); !slices.Equal(got, c.want) {
 			t.Errorf("%s:\n got %q\nwant %q", c.page, got, c.want)
