@@ -115,14 +115,14 @@ func testPendingApproval(t *testing.T, db *sqlstore.DB) {
 	n := newNotice(a.ID, monban.TopicSignInApproval, at(time.Minute))
 	msg := noticeMessage(monban.ChannelEmail, "taro@example.com", at(time.Minute))
 	if err := db.AskApproval(ctx, p.ID, []byte("link-hash"), at(time.Minute), at(6*time.Minute), limits,
-		auditFor(a.ID, "signin.approval_asked", at(time.Minute)), n, []*monban.Message{msg}); err != nil {
+		auditFor(a.ID, monban.AuditSignInAskedApproval, at(time.Minute)), n, []*monban.Message{msg}); err != nil {
 		t.Fatalf("AskApproval: %v", err)
 	}
 	if ms, err := db.MessagesByNotice(ctx, n.ID); err != nil || len(ms) != 1 {
 		t.Errorf("the link's message: %d, %v; want it stored with the prompt", len(ms), err)
 	}
 	if err := db.AskApproval(ctx, p.ID, []byte("link-2"), at(2*time.Minute), at(7*time.Minute), limits,
-		auditFor(a.ID, "signin.approval_asked", at(2*time.Minute)), nil, nil); monban.ErrorCodeOf(err) != monban.ERateLimited {
+		auditFor(a.ID, monban.AuditSignInAskedApproval, at(2*time.Minute)), nil, nil); monban.ErrorCodeOf(err) != monban.ERateLimited {
 		t.Errorf("second prompt in the hour: %v, want rate limited", err)
 	}
 	open, err := db.OpenApprovals(ctx, a.ID, at(2*time.Minute))
@@ -145,7 +145,7 @@ func testPendingApproval(t *testing.T, db *sqlstore.DB) {
 		t.Fatal(err)
 	}
 	if err := db.AskApproval(ctx, q.ID, []byte("link-q"), at(time.Hour), at(time.Hour+5*time.Minute), nil,
-		auditFor(a.ID, "signin.approval_asked", at(time.Hour)), nil, nil); err != nil {
+		auditFor(a.ID, monban.AuditSignInAskedApproval, at(time.Hour)), nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, db.DecidePending(ctx, q.ID, monban.PendingApproved, "ses_1", at(time.Hour+5*time.Minute), auditFor(a.ID, monban.AuditSignInApproved, at(time.Hour))),

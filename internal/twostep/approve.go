@@ -41,7 +41,7 @@ func (s *Service) AskApproval(ctx context.Context, f Finish) (Link, error) {
 	}
 	link := Link(p.ID + "." + secret)
 	limits := []monban.Limit{{Key: "approval:acct:h:" + p.AccountID, Window: time.Hour, Max: s.cfg.ApprovalsPerHour, Err: "approval.too_many"}}
-	ev := monban.AuditEvent{At: now, AccountID: p.AccountID, Action: "signin.approval_asked", IP: f.Meta.IP, UserAgent: f.Meta.UserAgent,
+	ev := monban.AuditEvent{At: now, AccountID: p.AccountID, Action: monban.AuditSignInAskedApproval, IP: f.Meta.IP, UserAgent: f.Meta.UserAgent,
 		Detail: map[string]string{"pending_id": p.ID}}
 	n, msgs, err := s.linkMessages(ctx, p, link, expires)
 	if err != nil {
