@@ -47,7 +47,7 @@ func TestCodeDeliveryBrowser(t *testing.T) {
 // ways moved up to it), and a voice call to the same number goes at once.
 func (sc *codesScenario) signInSMSFailsLive(nb, dev *tab) {
 	t := sc.t
-	const held = "サインインまであと1ステップ"
+	const held = "ログインまであと1ステップ"
 	nb.open("/signin")
 	nb.fill("#identifier", codesUser)
 	nb.fill("#password", passphrase)
