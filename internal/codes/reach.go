@@ -2,6 +2,7 @@ package codes
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -227,7 +228,13 @@ func Ways(f Facts, now time.Time) Reach {
 	}
 	seen := map[monban.Channel]bool{fl.Channel: true}
 	verify := verifying(fl.Purpose)
-	for _, c := range f.Contacts {
+	// The flow's own contact first: another channel to the same number is
+	// the nearest way.
+	contacts := slices.Clone(f.Contacts)
+	slices.SortStableFunc(contacts, func(a, b Contact) int {
+		return cmpBool(!sameContact(a, fl), !sameContact(b, fl))
+	})
+	for _, c := range contacts {
 		if c.Verified == verify {
 			continue
 		}
@@ -270,6 +277,16 @@ func Ways(f Facts, now time.Time) Reach {
 
 func sameContact(c Contact, fl *monban.Flow) bool {
 	return c.Value == fl.Destination
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case !a:
+		return -1
+	}
+	return 1
 }
 
 func later(a, b time.Time) time.Time {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/monban-dev/monban"
 	"github.com/monban-dev/monban/internal/account"
+	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/identifier"
 )
 
@@ -37,6 +38,7 @@ type flowJSON struct {
 	OfferOthers  bool              `json:"offer_other_ways"`
 	Messages     []messageJSON     `json:"messages"`
 	Alternatives []alternativeJSON `json:"alternatives"`
+	Reach        *codes.Reach      `json:"reach,omitempty"` // where the code is, what else can be done
 }
 
 func optTime(t time.Time) *time.Time {
@@ -57,7 +59,7 @@ func maskDestination(ch monban.Channel, dest string) string {
 func toFlowJSON(v *flowView) flowJSON {
 	out := flowJSON{ID: v.FlowID, Purpose: string(v.Purpose), Channel: string(v.Channel), Destination: v.Masked,
 		Digits: v.Digits, Completed: v.Completed, NextSendAt: v.NextSendAt.UTC(), OfferOthers: v.OfferOthers,
-		Messages: []messageJSON{}, Alternatives: []alternativeJSON{}}
+		Messages: []messageJSON{}, Alternatives: []alternativeJSON{}, Reach: v.Reach}
 	for _, m := range v.Messages {
 		out.Messages = append(out.Messages, messageJSON{ID: m.ID, Channel: string(m.Channel),
 			Destination: maskDestination(m.Channel, m.Destination), Status: string(m.Status), Reason: m.Reason,

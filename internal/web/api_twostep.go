@@ -63,8 +63,16 @@ func (s *Server) apiPendingStatus(w http.ResponseWriter, r *http.Request) error 
 	if si != nil {
 		return writeJSON(w, http.StatusCreated, signedInJSON(si))
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"pending_signin": pendingJSON{ID: p.ID, Reason: p.Reason,
-		State: string(p.State), Ways: p.Ways, ExpiresAt: p.ExpiresAt.UTC()}})
+	out := map[string]any{"pending_signin": pendingJSON{ID: p.ID, Reason: p.Reason,
+		State: string(p.State), Ways: p.Ways, ExpiresAt: p.ExpiresAt.UTC()}}
+	reach, err := s.twostep.Reach(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	if reach != nil {
+		out["reach"] = reach
+	}
+	return writeJSON(w, http.StatusOK, out)
 }
 
 // apiPendingCode sends a code by SMS or email.
@@ -82,8 +90,14 @@ func (s *Server) apiPendingCode(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusAccepted, map[string]any{"channel": flow.Channel, "destination": st.Masked,
-		"digits": st.Digits, "next_send_at": st.NextSendAt.UTC()})
+	out := map[string]any{"channel": flow.Channel, "destination": st.Masked,
+		"digits": st.Digits, "next_send_at": st.NextSendAt.UTC()}
+	if p, err := s.twostep.Open(r.Context(), f.ID, f.Secret); err == nil {
+		if reach, err := s.twostep.Reach(r.Context(), p); err == nil && reach != nil {
+			out["reach"] = reach
+		}
+	}
+	return writeJSON(w, http.StatusAccepted, out)
 }
 
 // apiPendingVerify finishes the sign-in with a code, a TOTP code or a

@@ -76,7 +76,32 @@ func (s *Server) contactVerifyView(w http.ResponseWriter, r *http.Request, cur *
 	cfg := s.codes.Config()
 	v.Data = contactPage{Kind: c.Kind, ID: c.ID, Masked: maskDestination(channelOf(c.Kind), c.NewValue),
 		Digits: cfg.DigitsFor(monban.PurposeContactChange), Minutes: int(cfg.LifetimeFor(monban.PurposeContactChange).Minutes())}
+	if c.FlowID != "" {
+		// A new address is verified only where it is: no other contact
+		// stands in for it.
+		reach, err := s.codes.Reach(r.Context(), c.FlowID, cur.Account.ID, nil)
+		if err != nil {
+			return nil, err
+		}
+		v.Reach = s.reachView(v.Lang, "/account/contact/"+c.ID+"/status", "/support/new", reach)
+	}
 	return v, nil
+}
+
+// pageContactVerifyStatus feeds the contact change code page's live status.
+func (s *Server) pageContactVerifyStatus(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.pageCurrent(r)
+	if err != nil {
+		return err
+	}
+	if cur == nil {
+		return monban.Errorf(monban.EUnauthorized, "session.invalid")
+	}
+	c, err := s.recovery.Change(r.Context(), cur.Account.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.flowStatus(w, r, cur, c.FlowID, monban.PurposeContactChange)
 }
 
 func (s *Server) pageContactVerify(w http.ResponseWriter, r *http.Request) error {

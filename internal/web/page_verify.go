@@ -204,15 +204,7 @@ func (s *Server) pageVerifyStatus(w http.ResponseWriter, r *http.Request) error 
 	if cur == nil {
 		return monban.Errorf(monban.EUnauthorized, "session.invalid")
 	}
-	ov, err := s.accounts.Overview(r.Context(), cur)
-	if err != nil {
-		return err
-	}
-	reach, err := s.codes.Reach(r.Context(), r.PathValue("id"), cur.Account.ID, contactsOf(ov.Identifiers))
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, s.reachJSON(s.cat.Lang(r), reach))
+	return s.codeStatus(w, r, cur, "")
 }
 
 func mergeParams(a, b map[string]any) map[string]any {

@@ -1,6 +1,10 @@
 package web
 
 import (
+	"net/http"
+
+	"github.com/monban-dev/monban"
+	"github.com/monban-dev/monban/internal/account"
 	"github.com/monban-dev/monban/internal/codes"
 )
 
@@ -43,4 +47,36 @@ func (s *Server) reachJSON(lang string, r *codes.Reach) map[string]any {
 	v := s.reachView(lang, "", "", r)
 	return map[string]any{"reach": r, "sentence": v.Sentence, "status": string(r.Status), "status_text": v.StatusText,
 		"offer_others": r.Undelivered, "completed": r.Complete}
+}
+
+// codeStatus answers a code page's poll for cur's flow {id}; purpose, when
+// set, is the only purpose that page shows (another flow is not found).
+func (s *Server) codeStatus(w http.ResponseWriter, r *http.Request, cur *account.Current, purpose monban.Purpose) error {
+	return s.flowStatus(w, r, cur, r.PathValue("id"), purpose)
+}
+
+// flowStatus is codeStatus for flowID.
+func (s *Server) flowStatus(w http.ResponseWriter, r *http.Request, cur *account.Current, flowID string, purpose monban.Purpose) error {
+	ov, err := s.accounts.Overview(r.Context(), cur)
+	if err != nil {
+		return err
+	}
+	contacts := contactsOf(ov.Identifiers)
+	if purpose == monban.PurposeContactChange {
+		contacts = nil // a new address is verified only where it is
+	}
+	reach, err := s.codes.Reach(r.Context(), flowID, cur.Account.ID, contacts)
+	if err != nil {
+		return err
+	}
+	if purpose != "" {
+		st, err := s.codes.Status(r.Context(), reach.FlowID, cur.Account.ID)
+		if err != nil {
+			return err
+		}
+		if st.Flow.Purpose != purpose {
+			return errNotFound()
+		}
+	}
+	return writeJSON(w, http.StatusOK, s.reachJSON(s.cat.Lang(r), reach))
 }

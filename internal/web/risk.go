@@ -171,6 +171,7 @@ func (s *Server) lockedCodeView(w http.ResponseWriter, r *http.Request, cur *acc
 	}
 	fv.Alternatives = nil // the lock page lists the other ways out
 	v.Data = fv
+	v.Reach = s.reachView(v.Lang, "/locked/code/"+fv.FlowID+"/status", "/locked", fv.Reach)
 	return v, nil
 }
 
@@ -185,6 +186,18 @@ func (s *Server) pageLockedCodeForm(w http.ResponseWriter, r *http.Request) erro
 	}
 	s.render(w, r, http.StatusOK, "locked_code", v)
 	return nil
+}
+
+// pageLockedCodeStatus feeds the unlock code page's live status.
+func (s *Server) pageLockedCodeStatus(w http.ResponseWriter, r *http.Request) error {
+	cur, err := s.lockedPage(r)
+	if err != nil {
+		return err
+	}
+	if cur == nil || cur.Lock == nil {
+		return monban.Errorf(monban.EUnauthorized, "session.invalid")
+	}
+	return s.codeStatus(w, r, cur, monban.PurposeUnlock)
 }
 
 func (s *Server) pageLockedCodeSubmit(w http.ResponseWriter, r *http.Request) error {

@@ -109,12 +109,14 @@ func (s *Server) routes() []route {
 		{pattern: "GET /account/contact", kind: kindPage, who: whoPerson, handle: s.pageContact},
 		{pattern: "POST /account/contact", kind: kindForm, who: whoPerson, secrets: []secret{secPassword}, handle: s.pageContactSubmit},
 		{pattern: "GET /account/contact/{id}", kind: kindPage, who: whoPerson, handle: s.pageContactVerify},
+		{pattern: "GET /account/contact/{id}/status", kind: kindAPI, who: whoPerson, handle: s.pageContactVerifyStatus},
 		{pattern: "POST /account/contact/{id}", kind: kindForm, who: whoPerson, secrets: []secret{secCode}, handle: s.pageContactVerifySubmit},
 
 		// A locked account's page and its ways out.
 		{pattern: "GET /locked", kind: kindPage, who: whoLocked, handle: s.pageLocked},
 		{pattern: "POST /locked/code", kind: kindForm, who: whoLocked, handle: s.pageLockedCode},
 		{pattern: "GET /locked/code/{id}", kind: kindPage, who: whoLocked, handle: s.pageLockedCodeForm},
+		{pattern: "GET /locked/code/{id}/status", kind: kindAPI, who: whoLocked, handle: s.pageLockedCodeStatus},
 		{pattern: "POST /locked/code/{id}", kind: kindForm, who: whoLocked, secrets: []secret{secCode}, handle: s.pageLockedCodeSubmit},
 		{pattern: "POST /locked/password", kind: kindForm, who: whoLocked, secrets: []secret{secPassword}, handle: s.pageLockedPassword},
 		{pattern: "GET /locked/second-factor", kind: kindPage, who: whoLocked, handle: s.pageLockedSecond},
