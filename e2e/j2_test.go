@@ -150,7 +150,7 @@ func (j *j2) smsFails(t *testing.T) {
 	ph.shot("dev-outbox-sms-failed")
 	ph.open("/transfer/ways")
 	expectText(t, ph, "#delivery-status", "配達できませんでした")
-	expectText(t, ph, "#code-failed", "ほかの方法")
+	expectText(t, ph, "#not-delivered", "コードが届いていません")
 	ph.shot("transfer-sms-failed")
 }
 

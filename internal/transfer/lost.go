@@ -3,6 +3,7 @@ package transfer
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/monban-dev/monban"
@@ -104,6 +105,7 @@ type View struct {
 	Sessions       int      // other signed-in sessions that can approve
 	Approval       monban.PendingState
 	Code           *codes.Status // the last code sent, if any
+	Reach          *codes.Reach  // where that code is and what else can be done (codes.Ways)
 	Grant          *monban.Grant // a usable bypass of the transfer code
 	AttemptsLeft   int
 	ResetAt        time.Time // when sends are allowed again, if the limit is used up
@@ -157,7 +159,31 @@ func (s *Service) View(ctx context.Context, h Handle) (*View, error) {
 	if v.PhoneConfirmed || phone == "" {
 		v.Ways, err = s.ways(ctx, t, phone, email, v)
 	}
+	if err == nil && v.Code != nil {
+		v.Reach, err = s.reach(ctx, t, phone, email, v)
+	}
 	return v, err
+}
+
+// reach answers for the transfer's last code with the ways this transfer
+// has open: the other verified contact, passkey, approval while another
+// session may answer, support.
+func (s *Service) reach(ctx context.Context, t *monban.Transfer, phone, email string, v *View) (*codes.Reach, error) {
+	var cs []codes.Contact
+	if phone != "" && slices.Contains(v.Ways, WaySMS) {
+		cs = append(cs, codes.Contact{Kind: monban.KindPhone, Value: phone, Verified: true})
+	}
+	if email != "" && slices.Contains(v.Ways, WayEmail) {
+		cs = append(cs, codes.Contact{Kind: monban.KindEmail, Value: email, Verified: true})
+	}
+	fs, err := s.codes.Facts(ctx, t.FlowID, t.AccountID, cs)
+	if err != nil {
+		return nil, err
+	}
+	fs.Passkey, fs.TOTP = slices.Contains(v.Ways, WayPasskey), slices.Contains(v.Ways, WayTOTP)
+	fs.Approval, fs.OtherSessions = slices.Contains(v.Ways, WayApproval), v.Sessions
+	r := codes.Ways(fs, s.clock.Now())
+	return &r, nil
 }
 
 func (s *Service) fillLimits(ctx context.Context, v *View, now time.Time) error {

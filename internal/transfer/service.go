@@ -48,6 +48,7 @@ type Codes interface {
 	Verify(ctx context.Context, flowID, accountID, code string) (*monban.Flow, error)
 	Status(ctx context.Context, flowID, accountID string) (*codes.Status, error)
 	Destination(ch monban.Channel, raw string) (string, error)
+	Facts(ctx context.Context, flowID, accountID string, contacts []codes.Contact) (codes.Facts, error)
 }
 
 // Factors is what transfers need of internal/factors.

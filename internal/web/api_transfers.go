@@ -153,6 +153,9 @@ func (s *Server) transferViewJSON(r *http.Request, tv *transfer.View) map[string
 		}
 		out["code"] = c
 	}
+	if tv.Reach != nil {
+		out["reach"] = tv.Reach
+	}
 	return out
 }
 

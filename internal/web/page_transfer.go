@@ -13,7 +13,6 @@ import (
 	"github.com/boombuler/barcode/qr"
 
 	"github.com/monban-dev/monban"
-	"github.com/monban-dev/monban/internal/codes"
 	"github.com/monban-dev/monban/internal/humantime"
 	"github.com/monban-dev/monban/internal/transfer"
 )
@@ -346,9 +345,11 @@ func (s *Server) waysView(w http.ResponseWriter, r *http.Request) (*View, error)
 		}
 	}
 	if tv.Code != nil && len(tv.Code.Messages) > 0 {
-		m := &tv.Code.Messages[0]
-		p.LastStatus = string(m.Status)
-		p.Failed = codes.Undelivered(m, s.clock.Now())
+		p.LastStatus = string(tv.Code.Messages[0].Status)
+	}
+	if tv.Reach != nil {
+		p.Failed = tv.Reach.Undelivered
+		v.Reach = s.reachView(v.Lang, "/transfer/status", "#ways", tv.Reach)
 	}
 	if tv.Grant != nil {
 		p.GrantLeft = humantime.Wait(v.Lang, tv.Grant.ExpiresAt.Sub(s.clock.Now()))
@@ -476,9 +477,8 @@ func (s *Server) pageTransferStatus(w http.ResponseWriter, r *http.Request) erro
 	lang := s.cat.Lang(r)
 	out := map[string]any{"state": string(tv.State), "approval": string(tv.Approval),
 		"text": s.cat.T(lang, "transfer.approval_state."+approvalWord(tv.Approval), nil), "status": ""}
-	if tv.Code != nil && len(tv.Code.Messages) > 0 {
-		out["status"] = string(tv.Code.Messages[0].Status)
-		out["status_text"] = s.cat.T(lang, "status."+string(tv.Code.Messages[0].Status), nil)
+	if tv.Reach != nil {
+		out = mergeParams(out, s.reachJSON(lang, tv.Reach))
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
