@@ -16,6 +16,20 @@ type Limit struct {
 	Window time.Duration
 	Max    int
 	Err    string
+	// Step, when set, makes the window roll: the tries of the last Window
+	// are counted, kept in Step-long buckets, so "per day" means the last
+	// 24 hours and never resets at a wall-clock hour. Zero: a fixed window
+	// aligned to Window (UTC), as counters of short windows use.
+	Step time.Duration
+}
+
+// Bucket returns the start of the Step-long bucket (or, for a fixed
+// window, the window) that holds now.
+func (l Limit) Bucket(now time.Time) time.Time {
+	if l.Step > 0 {
+		return Limit{Window: l.Step}.WindowStart(now)
+	}
+	return l.WindowStart(now)
 }
 
 // WindowStart returns the start of the window that holds now.

@@ -135,7 +135,7 @@ func (sc *codesScenario) resendAfterCooldown(a *tab, flow string) {
 	t := sc.t
 	a.follow("#no-code")
 	a.expectPage("/verify/"+flow+"/help", "ja", "コードが届かない場合")
-	next := sc.clock.Now().Add(30 * time.Second).In(jst).Format("15:04")
+	next := sc.clock.Now().Add(30 * time.Second).In(jst).Format("15:04:05") // under a minute: to the second
 	if got, want := a.text("#resend-at"), next+" 以降に再送できます。"; got != want {
 		t.Errorf("resend time = %q, want %q", got, want)
 	}
@@ -248,7 +248,7 @@ func (sc *codesScenario) failedSMSOffersEmail(b *tab) {
 
 	b.follow("#no-code")
 	b.expectPage("/verify/"+flow+"/help", "ja", "コードが届かない場合")
-	next := sc.clock.Now().Add(30 * time.Second).In(jst).Format("15:04")
+	next := sc.clock.Now().Add(30 * time.Second).In(jst).Format("15:04:05") // under a minute: to the second
 	if got, want := b.text("#resend-at"), next+" 以降に再送できます。"; got != want {
 		t.Errorf("resend time = %q, want %q", got, want)
 	}

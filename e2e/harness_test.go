@@ -82,6 +82,10 @@ func startServerOn(t *testing.T, clock monban.Clock, host string, edit func(*nod
 	cfg.SignUpsPerIPHour, cfg.SignUpsPerIPDay = -1, -1
 	if host != "127.0.0.1" {
 		cfg.PublicURL = base
+	} else {
+		// An IP public_url: passkeys off in dev mode, as the journeys on
+		// 127.0.0.1 expect (the default public_url is localhost).
+		cfg.PublicURL = "http://127.0.0.1:8080"
 	}
 	if edit != nil {
 		edit(&cfg)

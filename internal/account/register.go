@@ -83,7 +83,7 @@ func (s *Service) signUpLimits(ip string) []monban.Limit {
 	scope := monban.IPScope(ip)
 	return []monban.Limit{
 		{Key: "signup:ip:h:" + scope, Window: time.Hour, Max: s.cfg.SignUpsPerIPHour, Err: "limit.signup_ip"},
-		{Key: "signup:ip:d:" + scope, Window: 24 * time.Hour, Max: s.cfg.SignUpsPerIPDay, Err: "limit.signup_ip"},
+		{Key: "signup:ip:d:" + scope, Window: 24 * time.Hour, Step: time.Minute, Max: s.cfg.SignUpsPerIPDay, Err: "limit.signup_ip"},
 	}
 }
 

@@ -246,7 +246,7 @@ func TestResendCooldownGrows(t *testing.T) {
 
 func TestLimits(t *testing.T) {
 	hourEnd := time.Date(2026, 4, 1, 11, 0, 0, 0, time.UTC)
-	dayEnd := time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC)
+	dayEnd := time.Date(2026, 4, 2, 10, 20, 0, 0, time.UTC) // per day is the last 24 h, rolling: 24 h after the first send
 	tests := []struct {
 		name  string
 		cfg   func(*Config)

@@ -62,7 +62,7 @@ func (s *Service) sendLimits(accountID string, ch monban.Channel, dest, ip strin
 	c := s.cfg
 	ls := []monban.Limit{
 		{Key: "code:dest:h:" + dest, Window: time.Hour, Max: c.PerDestinationHour, Err: "limit.destination"},
-		{Key: "code:dest:d:" + dest, Window: 24 * time.Hour, Max: c.PerDestinationDay, Err: "limit.destination"},
+		{Key: "code:dest:d:" + dest, Window: 24 * time.Hour, Step: time.Minute, Max: c.PerDestinationDay, Err: "limit.destination"},
 		{Key: "code:acct:h:" + accountID, Window: time.Hour, Max: c.PerAccountHour, Err: "limit.account"},
 	}
 	if ip != "" {

@@ -123,10 +123,10 @@ func (s *Service) File(ctx context.Context, r Request) (*Filed, error) {
 	now := s.d.Clock.Now()
 	if err := s.d.Store.HitLimits(ctx, now, []monban.Limit{
 		{Key: "support:ip:h:" + r.IP, Window: time.Hour, Max: s.cfg.PerIPHour, Err: "support.limit_ip"},
-		{Key: "support:ip:d:" + r.IP, Window: 24 * time.Hour, Max: s.cfg.PerIPDay, Err: "support.limit_ip"},
+		{Key: "support:ip:d:" + r.IP, Window: 24 * time.Hour, Step: time.Minute, Max: s.cfg.PerIPDay, Err: "support.limit_ip"},
 		// Per account and proof: requests in the owner's name from
 		// strangers' addresses cannot use up the owner's own.
-		{Key: "support:acct:" + mk, Window: 24 * time.Hour, Max: s.cfg.PerAccountDay, Err: "support.limit_account"},
+		{Key: "support:acct:" + mk, Window: 24 * time.Hour, Step: time.Minute, Max: s.cfg.PerAccountDay, Err: "support.limit_account"},
 	}); err != nil {
 		return nil, err
 	}

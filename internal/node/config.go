@@ -40,7 +40,12 @@ type Config struct {
 
 	// Delivery. PublicURL is this service's address as providers reach it
 	// (for delivery-report callbacks).
-	PublicURL    string `yaml:"public_url" env:"MONBAN_PUBLIC_URL"`
+	PublicURL string `yaml:"public_url" env:"MONBAN_PUBLIC_URL"`
+	// Passkeys: "on" (the default) or "off". Passkeys (WebAuthn) are bound
+	// to a domain name, so public_url must name one: an IP address is
+	// refused at start while passkeys are on (in --dev they are turned off
+	// instead, with a log line).
+	Passkeys     string `yaml:"passkeys" env:"MONBAN_PASSKEYS"`
 	MailFrom     string `yaml:"mail_from" env:"MONBAN_MAIL_FROM"`
 	MailFromName string `yaml:"mail_from_name" env:"MONBAN_MAIL_FROM_NAME"`
 
@@ -145,7 +150,7 @@ func DefaultConfig() Config {
 		Addr: "127.0.0.1:8080", Data: "./monban-data", LogLevel: "info",
 		SessionIdle: 7 * 24 * time.Hour, SessionAbsolute: 30 * 24 * time.Hour,
 		HashMemoryKiB: 19456, HashTime: 2, HashThreads: 1,
-		PublicURL: "http://127.0.0.1:8080", MailFrom: "no-reply@monban.localhost", MailFromName: "monban",
+		PublicURL: "http://localhost:8080", MailFrom: "no-reply@monban.localhost", MailFromName: "monban",
 		SMTPPort: 587, SMTPTLS: "starttls",
 	}
 }

@@ -41,10 +41,17 @@ func guessingAlert(noticeSvc *notices.Service, log *slog.Logger) func(ctx contex
 func wireTwoStep(cfg Config, db *sqlstore.DB, box *seal.Box, secret []byte, accounts *account.Service,
 	codeSvc *codes.Service, noticeSvc *notices.Service, guard *throttle.Service, clock monban.Clock, log *slog.Logger) (*factors.Service, *twostep.Service, error) {
 	fc := factors.Config{Issuer: "monban"}
-	// WebAuthn needs a domain: an IP address (e.g. the default
-	// http://127.0.0.1:8080) leaves passkeys off.
-	if u, err := url.Parse(cfg.PublicURL); err == nil && u.Hostname() != "" && net.ParseIP(u.Hostname()) == nil {
-		fc.RPID, fc.RPOrigins = u.Hostname(), []string{u.Scheme + "://" + u.Host}
+	rpID, origin, err := passkeyParty(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rpID == "" && cfg.Passkeys != "off" {
+		log.Warn("passkeys are off in dev mode: public_url is an IP address and passkeys (WebAuthn) need a domain name; "+
+			"open the service as http://localhost:<port> (public_url) to try them", "public_url", cfg.PublicURL)
+	}
+	fc.RPID = rpID
+	if origin != "" {
+		fc.RPOrigins = []string{origin}
 	}
 	factorSvc, err := factors.New(db, box, clock, rand.Reader, secret, fc, guard)
 	if err != nil {
@@ -60,4 +67,32 @@ func wireTwoStep(cfg Config, db *sqlstore.DB, box *seal.Box, secret []byte, acco
 		})
 	}
 	return factorSvc, ts, nil
+}
+
+// passkeyParty is the WebAuthn relying party (the public URL's host) and
+// its one origin, or "" when passkeys are off. Passkeys are bound to a
+// domain name: with passkeys on, an IP address in public_url is refused,
+// saying why (in dev mode passkeys are turned off instead, so that
+// monban serve --dev on 127.0.0.1 still starts).
+func passkeyParty(cfg Config) (rpID, origin string, err error) {
+	switch cfg.Passkeys {
+	case "off":
+		return "", "", nil
+	case "", "on":
+	default:
+		return "", "", fmt.Errorf("config: passkeys must be on or off, not %q", cfg.Passkeys)
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil || u.Hostname() == "" {
+		return "", "", fmt.Errorf("config: public_url %q is not an absolute URL", cfg.PublicURL)
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		if cfg.Dev {
+			return "", "", nil
+		}
+		return "", "", fmt.Errorf("config: public_url %q is an IP address, and passkeys need a domain name "+
+			"(a passkey is bound to the site's domain; browsers refuse an IP address). "+
+			"Set public_url to the address people open, e.g. https://id.example.jp, or set passkeys: off", cfg.PublicURL)
+	}
+	return u.Hostname(), u.Scheme + "://" + u.Host, nil
 }

@@ -29,7 +29,7 @@ func (db *DB) bumpLimits(ctx context.Context, tx *sql.Tx, now time.Time, limits 
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(limits[a].Key, limits[b].Key) })
 	for _, i := range order {
 		l := limits[i]
-		start := l.WindowStart(now)
+		start := l.Bucket(now)
 		err := db.txQueryRow(ctx, tx, `INSERT INTO limit_counters (key, window_start, n, expires_at)
 			VALUES (?, ?, 1, ?)
 			ON CONFLICT (key, window_start) DO UPDATE SET n = limit_counters.n + 1
@@ -42,6 +42,81 @@ func (db *DB) bumpLimits(ctx context.Context, tx *sql.Tx, now time.Time, limits 
 	return counts, nil
 }
 
+// bucket is one Step-long counter of a rolling limit.
+type bucket struct {
+	start time.Time
+	n     int
+}
+
+// rollingBuckets reads the buckets of a rolling limit that are still in
+// its window at now, oldest first, in tx or on the read pool.
+func (db *DB) rollingBuckets(ctx context.Context, tx *sql.Tx, now time.Time, l monban.Limit) ([]bucket, error) {
+	query := `SELECT window_start, n FROM limit_counters WHERE key = ? AND window_start > ? ORDER BY window_start`
+	since := micros(now.Add(-l.Window))
+	var rows *sql.Rows
+	var err error
+	if tx != nil {
+		rows, err = db.txQuery(ctx, tx, query, l.Key, since)
+	} else {
+		var st *sql.Stmt
+		if st, err = db.stmt(ctx, query); err == nil {
+			rows, err = st.QueryContext(ctx, l.Key, since)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []bucket
+	for rows.Next() {
+		var start int64
+		var n int
+		if err := rows.Scan(&start, &n); err != nil {
+			return nil, err
+		}
+		out = append(out, bucket{time.UnixMicro(start).UTC(), n})
+	}
+	return out, rows.Err()
+}
+
+// rollingEnd is when a rolling limit allows a try again, given the tries
+// it holds before this one (before): the oldest buckets leave the window
+// one by one until fewer than Max remain.
+func rollingEnd(l monban.Limit, buckets []bucket, before int) time.Time {
+	for _, b := range buckets {
+		if before < l.Max {
+			break
+		}
+		before -= b.n
+		if before < l.Max {
+			return b.start.Add(l.Window)
+		}
+	}
+	return time.Time{}
+}
+
+// rolling sums the rolling limits' windows: counts[i] becomes the tries in
+// the last Window, and ends[i] when a try is allowed again should the
+// limit be over (before(n) tries counted before the one asked for).
+func (db *DB) rolling(ctx context.Context, tx *sql.Tx, now time.Time, limits []monban.Limit, counts []int, before func(n int) int) ([]time.Time, error) {
+	ends := make([]time.Time, len(limits))
+	for i, l := range limits {
+		if l.Max <= 0 || l.Step <= 0 {
+			continue
+		}
+		bs, err := db.rollingBuckets(ctx, tx, now, l)
+		if err != nil {
+			return nil, err
+		}
+		counts[i] = 0
+		for _, b := range bs {
+			counts[i] += b.n
+		}
+		ends[i] = rollingEnd(l, bs, before(counts[i]))
+	}
+	return ends, nil
+}
+
 // hitLimits counts one try against each limit, or returns RateLimited when
 // any limit is over: the key of the limit that allows a try latest, and the
 // time when all of them do. The caller must roll tx back on that error.
@@ -50,11 +125,16 @@ func (db *DB) hitLimits(ctx context.Context, tx *sql.Tx, now time.Time, limits [
 	if err != nil {
 		return err
 	}
-	return refusal(now, limits, counts, func(n, max int) bool { return n > max })
+	ends, err := db.rolling(ctx, tx, now, limits, counts, func(n int) int { return n - 1 })
+	if err != nil {
+		return err
+	}
+	return refusal(now, limits, counts, ends, func(n, max int) bool { return n > max })
 }
 
-// refusal returns RateLimited naming every limit whose count is over, or nil.
-func refusal(now time.Time, limits []monban.Limit, counts []int, over func(n, max int) bool) error {
+// refusal returns RateLimited naming every limit whose count is over, or
+// nil; ends[i], when set, is when rolling limit i allows a try again.
+func refusal(now time.Time, limits []monban.Limit, counts []int, ends []time.Time, over func(n, max int) bool) error {
 	var exceeded []monban.Limit
 	var key string
 	var retryAt time.Time
@@ -63,7 +143,11 @@ func refusal(now time.Time, limits []monban.Limit, counts []int, over func(n, ma
 			continue
 		}
 		exceeded = append(exceeded, l)
-		if end := l.WindowStart(now).Add(l.Window); end.After(retryAt) {
+		end := l.WindowStart(now).Add(l.Window)
+		if l.Step > 0 {
+			end = ends[i]
+		}
+		if end.After(retryAt) {
 			key, retryAt = l.Err, end
 		}
 	}
@@ -107,7 +191,7 @@ func (db *DB) limitCounts(ctx context.Context, tx *sql.Tx, now time.Time, limits
 	var where []string
 	var args []any
 	for _, l := range limits {
-		if l.Max > 0 {
+		if l.Max > 0 && l.Step <= 0 {
 			where = append(where, "(key = ? AND window_start = ?)")
 			args = append(args, l.Key, micros(l.WindowStart(now)))
 		}
@@ -138,7 +222,7 @@ func (db *DB) limitCounts(ctx context.Context, tx *sql.Tx, now time.Time, limits
 			return nil, err
 		}
 		for i, l := range limits {
-			if l.Max > 0 && l.Key == key && micros(l.WindowStart(now)) == start {
+			if l.Max > 0 && l.Step <= 0 && l.Key == key && micros(l.WindowStart(now)) == start {
 				counts[i] = n
 			}
 		}
@@ -153,7 +237,11 @@ func (db *DB) checkLimits(ctx context.Context, tx *sql.Tx, now time.Time, limits
 	if err != nil {
 		return err
 	}
-	return refusal(now, limits, counts, func(n, max int) bool { return n >= max })
+	ends, err := db.rolling(ctx, tx, now, limits, counts, func(n int) int { return n })
+	if err != nil {
+		return err
+	}
+	return refusal(now, limits, counts, ends, func(n, max int) bool { return n >= max })
 }
 
 // PeekLimits returns the earliest time at which every limit allows one more

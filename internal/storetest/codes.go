@@ -17,6 +17,7 @@ var codeTests = []struct {
 }{
 	{"LimitWindows", testLimitWindows},
 	{"LimitsAllOrNothing", testLimitsAllOrNothing},
+	{"LimitsRolling", testLimitsRolling},
 	{"IssueAndCheckCode", testIssueAndCheckCode},
 	{"IssueRefusedWritesNothing", testIssueRefusedWritesNothing},
 	{"Resend", testResend},
@@ -155,6 +156,34 @@ func testLimitsAllOrNothing(t *testing.T, db *sqlstore.DB) {
 	if got, _ := db.PeekLimits(ctx, now, []monban.Limit{other, hour}); !got.Equal(now.Add(time.Minute)) {
 		t.Fatalf("peek of two used-up hour limits = %v, want %v", got, now.Add(time.Minute))
 	}
+}
+
+// testLimitsRolling: a rolling "per day" limit counts the last 24 hours:
+// it does not reset at midnight UTC (09:00 in Japan), and it allows again
+// when the oldest try leaves the window, named as the retry time; a
+// refused try is not counted.
+func testLimitsRolling(t *testing.T, db *sqlstore.DB) {
+	day := monban.Limit{Key: "roll", Window: 24 * time.Hour, Step: time.Minute, Max: 2, Err: "limit.day"}
+	first := time.Date(2026, 4, 1, 23, 50, 0, 0, time.UTC) // 08:50 in Japan
+	second := first.Add(5 * time.Minute)
+	for _, at := range []time.Time{first, second} {
+		if err := db.HitLimits(ctx, at, []monban.Limit{day}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Past midnight UTC: an aligned window would have reset; this one has not.
+	after := time.Date(2026, 4, 2, 0, 30, 0, 0, time.UTC)
+	wantRateLimited(t, db.HitLimits(ctx, after, []monban.Limit{day}), "limit.day", first.Add(24*time.Hour))
+	if got, _ := db.PeekLimits(ctx, after, []monban.Limit{day}); !got.Equal(first.Add(24 * time.Hour)) {
+		t.Fatalf("peek = %v, want %v", got, first.Add(24*time.Hour))
+	}
+	// 24 h after the first try, one is allowed again; then the second's
+	// leaving is the next time.
+	again := first.Add(24 * time.Hour)
+	if err := db.HitLimits(ctx, again, []monban.Limit{day}); err != nil {
+		t.Fatalf("24 h after the first try: %v", err)
+	}
+	wantRateLimited(t, db.HitLimits(ctx, again, []monban.Limit{day}), "limit.day", second.Add(24*time.Hour))
 }
 
 func testIssueAndCheckCode(t *testing.T, db *sqlstore.DB) {

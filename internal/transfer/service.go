@@ -140,9 +140,10 @@ func New(store Store, accounts *account.Service, c Codes, f Factors, n Notices, 
 // Config returns the rules in force.
 func (s *Service) Config() Config { return s.cfg }
 
-// attemptLimit counts code sends of an account's transfers per day.
+// attemptLimit counts code sends of an account's transfers in the last 24
+// hours, rolling (not reset at midnight UTC, which is 09:00 in Japan).
 func (s *Service) attemptLimit(accountID string) monban.Limit {
-	return monban.Limit{Key: "transfer:acct:d:" + accountID, Window: 24 * time.Hour, Max: s.cfg.AttemptsPerDay, Err: "transfer.attempts"}
+	return monban.Limit{Key: "transfer:acct:d:" + accountID, Window: 24 * time.Hour, Step: time.Minute, Max: s.cfg.AttemptsPerDay, Err: "transfer.attempts"}
 }
 
 func (s *Service) bindingLimits(ip string) []monban.Limit {

@@ -372,14 +372,22 @@ func TestFactorsAPIPasskey(t *testing.T) {
 	}, func(c *node.Config) { c.PublicURL = "http://monban.localhost:8080" })
 }
 
-// TestFactorsAPIPasskeysOff: a server whose public URL is an IP address
+// TestFactorsAPIPasskeysOff: a dev server whose public URL is an IP
+// address (outside dev mode it would not start), or one with passkeys: off,
 // has no relying party and says so.
 func TestFactorsAPIPasskeysOff(t *testing.T) {
-	eachDB(t, func(t *testing.T, h *harness) {
-		taro := registerTaro(h)
-		wantProblem(t, h.do(request{method: "POST", path: "/api/v1/factors/passkeys/options", bearer: taro.Token}),
-			http.StatusBadRequest, "passkey.unavailable")
-	})
+	for name, edit := range map[string]func(*node.Config){
+		"IP in dev":    func(c *node.Config) { c.PublicURL = "http://127.0.0.1:8080" },
+		"passkeys off": func(c *node.Config) { c.Passkeys = "off" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			eachDB(t, func(t *testing.T, h *harness) {
+				taro := registerTaro(h)
+				wantProblem(t, h.do(request{method: "POST", path: "/api/v1/factors/passkeys/options", bearer: taro.Token}),
+					http.StatusBadRequest, "passkey.unavailable")
+			}, edit)
+		})
+	}
 }
 
 // TestFactorsAPISession: every factor route needs the app's session.

@@ -61,7 +61,7 @@ func (s *Server) flowView(ctx context.Context, st *codes.Status, cur *account.Cu
 		Digits: cfg.DigitsFor(f.Purpose), Minutes: int(cfg.LifetimeFor(f.Purpose) / time.Minute), Messages: st.Messages,
 		Completed: !f.CompletedAt.IsZero(), NextSendAt: st.NextSendAt,
 		CanResend: !st.NextSendAt.IsZero() && !now.Before(st.NextSendAt)}
-	v.NextSendLocal = localClock(lang, st.NextSendAt)
+	v.NextSendLocal = nextTry(lang, st.NextSendAt, now) // rounded up; to the second under a minute
 	if len(st.Messages) > 0 {
 		v.Last = &st.Messages[0]
 	}

@@ -83,3 +83,22 @@ func TestGlossary(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptsSpeakThePagesLanguage: no script puts a browser exception's
+// text (English whatever the page's language) into what people read.
+func TestScriptsSpeakThePagesLanguage(t *testing.T) {
+	files, _ := filepath.Glob("static/*.js")
+	if len(files) == 0 {
+		t.Fatal("no scripts found")
+	}
+	re := regexp.MustCompile(`(textContent|innerText|innerHTML)\s*=[^;]*\.message\b`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := re.Find(b); m != nil {
+			t.Errorf("%s shows an exception's text to people: %s", f, m)
+		}
+	}
+}

@@ -30,8 +30,6 @@ var pageFuncs = template.FuncMap{
 	"fmtTime": humantime.Date,
 }
 
-var tokyo = humantime.Zone
-
 // nextTry prints a next allowed try, rounded up (humantime.NextTry).
 var nextTry = humantime.NextTry
 

@@ -80,7 +80,10 @@
         location.assign(res.next);
       }).catch(function (e) {
         btn.disabled = false;
-        if (errBox) { errBox.textContent = errBox.getAttribute("data-text") + " (" + e.message + ")"; errBox.hidden = false; }
+        // The page's own words only: the browser's exception text (e.message)
+        // is English whatever the page's language, so it goes to the console.
+        if (window.console) console.warn("passkey:", e && e.name, e && e.message);
+        if (errBox) { errBox.textContent = errBox.getAttribute("data-text"); errBox.hidden = false; }
       });
     });
   });
