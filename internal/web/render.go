@@ -72,7 +72,7 @@ type View struct {
 	Form      url.Values
 	Data      any
 	Reach     *reachView // a code page's "where is my code" (partial "reach")
-	HumanURL  string // the support form for "None of these work", set by render
+	HumanURL  string     // the support form for "None of these work", set by render
 }
 
 // T translates a key for the page's language.
