@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // failLastCode plays the carrier's report that the newest code message to
@@ -160,6 +161,16 @@ func TestReachSignUpVerify(t *testing.T) {
 		page := string(b.do(request{method: "GET", path: flow}).wantStatus(t, http.StatusOK).body)
 		if strings.Contains(page, "SMS でコードを送りました") || !strings.Contains(page, "への SMS は届きませんでした") {
 			t.Errorf("the page's sentence does not follow the failed status")
+		}
+		// The failed SMS frees its own channel too: the resend goes at once,
+		// before the 30 s cooldown.
+		if next := st["reach"].(map[string]any)["next_send"].([]any)[0].(map[string]any); next["channel"] != "sms" ||
+			next["at"] != h.clock.Now().UTC().Format(time.RFC3339Nano) {
+			t.Errorf("next SMS %v, want now", next)
+		}
+		r = b.post(flow+"/resend", url.Values{"csrf": {csrf}}, nil)
+		if r.status != http.StatusSeeOther {
+			t.Fatalf("resend after a failed SMS: %d %s", r.status, r.body)
 		}
 		r = b.post("/verify/start", url.Values{"csrf": {csrf}, "kind": {"phone"}, "channel": {"voice"}}, nil)
 		if r.status != http.StatusSeeOther {
