@@ -17,6 +17,8 @@ type CodeService interface {
 	Verify(ctx context.Context, flowID, accountID, code string) (*monban.Flow, error)
 	Status(ctx context.Context, flowID, accountID string) (*codes.Status, error)
 	Reach(ctx context.Context, flowID, accountID string, contacts []codes.Contact) (*codes.Reach, error)
+	// Destination checks a destination as a send would, sending nothing.
+	Destination(ch monban.Channel, raw string) (string, error)
 	Config() codes.Config
 }
 

@@ -30,7 +30,10 @@ var noHuman = map[string]string{
 // category it belongs to. Pages not named here ask under cant_sign_in.
 var humanFlow = map[string][2]string{
 	"verify": {"signup", monban.CaseCodeNotArriving}, "verify_help": {"signup", monban.CaseCodeNotArriving},
-	"confirm":       {"signup", monban.CaseCodeNotArriving},
+	"confirm": {"signup", monban.CaseCodeNotArriving},
+	// The sign-up page fails a person when it refuses a contact (a number
+	// that cannot get SMS): the box says the situation is filled in.
+	"signup":        {"signup", monban.CaseCantSignIn},
 	"signin_verify": {"signin", monban.CaseCantSignIn}, "twostep_sms": {"signin", monban.CaseCantSignIn},
 	"help_signin": {"login_help", monban.CaseCantSignIn}, "help_step": {"login_help", monban.CaseCantSignIn},
 	"help_undo": {"login_help", monban.CaseTakeover}, "choose": {"login_help", monban.CaseCantSignIn},

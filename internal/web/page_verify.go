@@ -19,6 +19,9 @@ type confirmPage struct {
 	Display       string
 	Carrier       string
 	CarrierSender string
+	// Refused: the SMS guard will not send to this number (a region not
+	// allowed); the page says why and offers the correction, not the send.
+	Refused bool
 }
 
 // requirePage returns the signed-in account or redirects to sign-in.
@@ -61,6 +64,15 @@ func (s *Server) renderConfirm(w http.ResponseWriter, r *http.Request, cur *acco
 	}
 	if noticeKey != "" {
 		v.Notice = v.T(noticeKey)
+	}
+	if p.Channel == monban.ChannelSMS {
+		// Say before the send button what the send would meet, instead of
+		// an error page after it.
+		if _, gerr := s.codes.Destination(p.Channel, id.Value); gerr != nil {
+			p.Refused = true
+			v.Data = p
+			return s.formError(w, r, v, "confirm", gerr)
+		}
 	}
 	v.Data = p
 	s.render(w, r, http.StatusOK, "confirm", v)
